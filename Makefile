@@ -1,0 +1,54 @@
+# A thin wrapper over Meson: the README's two commands and a few helpers.
+#   make          build build/outpost
+#   make run      start the demo server (./run, loopback, ports 10025...)
+#   make check    install dependencies, build (normal, ASan+UBSan, fuzz),
+#                 run unit, fuzz and integration tests
+#   make fuzz SECS=N   run every fuzz target for N seconds
+#   make docs     regenerate docs/config.md from the config schema
+
+SECS ?= 20
+PYTEST ?= /usr/bin/python3 -m pytest
+
+.PHONY: all build run check unit asan fuzz fuzz-build integration docs clean
+
+all: build
+
+build:
+	@test -f build/build.ninja || meson setup build
+	ninja -C build
+
+run: build
+	@bash scripts/run-demo.sh
+
+unit: build
+	meson test -C build --print-errorlogs
+
+asan:
+	@test -f build-asan/build.ninja || meson setup build-asan --buildtype=debug \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+	ninja -C build-asan
+	meson test -C build-asan --print-errorlogs
+
+fuzz-build:
+	@test -f build-fuzz/build.ninja || CC=clang meson setup build-fuzz --buildtype=debug \
+		-Dfuzz=true -Db_lundef=false
+	ninja -C build-fuzz
+
+fuzz: fuzz-build
+	@bash scripts/fuzz.sh build-fuzz $(SECS)
+
+integration: build asan
+	OUTPOST_BIN=$(CURDIR)/build-asan/outpost $(PYTEST) -q tests/integration
+
+docs: build
+	build/outpost config defaults --markdown > docs/config.md
+
+check:
+	bash scripts/deps.sh
+	$(MAKE) unit
+	$(MAKE) asan
+	$(MAKE) fuzz SECS=$(SECS)
+	$(MAKE) integration
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make run`: a demo server in ./run on loopback, ports 10000 above standard.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=build/outpost
+DIR=run
+BASE=10000
+if [ ! -f "$DIR/outpost.conf" ]; then
+    "$BIN" quickstart --dir "$DIR" --domain example.test --hostname localhost \
+        --listen 127.0.0.1 --port-base "$BASE"
+    echo
+fi
+cat <<MSG
+outpost demo: config $DIR/outpost.conf, data $DIR/data (delete $DIR to start over)
+  SMTP        127.0.0.1:$((BASE + 25))    swaks --server 127.0.0.1:$((BASE + 25)) --to postmaster@example.test
+  submission  127.0.0.1:$((BASE + 587))   (STARTTLS)   submissions 127.0.0.1:$((BASE + 465)) (TLS)
+  IMAP        127.0.0.1:$((BASE + 143))   (STARTTLS)   IMAPS       127.0.0.1:$((BASE + 993)) (TLS)
+  POP3        127.0.0.1:$((BASE + 110))   (STLS)       POP3S       127.0.0.1:$((BASE + 995)) (TLS)
+  HTTP        http://127.0.0.1:$((BASE + 80))/          HTTPS       https://127.0.0.1:$((BASE + 443))/
+  TLS check:  openssl s_client -connect 127.0.0.1:$((BASE + 993))
+Until their modules are built, listeners answer with their protocol's refusal.
+Ctrl-C stops the server.
+
+MSG
+exec "$BIN" serve -c "$DIR/outpost.conf"

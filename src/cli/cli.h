@@ -1,0 +1,33 @@
+/*
+ * cli/cli.h — the subcommands of the `outpost` program (docs/cli.md).
+ *
+ * Each cmd_* takes the arguments after its name and returns the exit code:
+ * 0 success, 1 failure (one clear line on stderr), 2 wrong usage (usage on
+ * stderr). `--help` prints usage on stdout and returns 0.
+ */
+#ifndef OUTPOST_CLI_CLI_H
+#define OUTPOST_CLI_CLI_H
+
+#include <stdio.h>
+
+#define EXIT_USAGE 2
+
+int cmd_quickstart(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+/* account, alias, domain, queue, check: parsed and reported as not built. */
+int cmd_unbuilt(const char *name, int argc, char **argv);
+
+/* Usage text of a subcommand (NULL: the program's), and its printing. */
+const char *usage_text(const char *cmd);
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when argv holds -h or --help (before any "--"). */
+int wants_help(int argc, char **argv);
+
+/* The config file: -c FILE, else $OUTPOST_CONFIG, else the system default.
+ * Removes "-c FILE" from argv. */
+const char *config_path_from_args(int *argc, char **argv);
+
+#define OUTPOST_DEFAULT_CONFIG "/etc/outpost/outpost.conf"
+
+#endif

@@ -1,0 +1,108 @@
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *cmd;
+    const char *text;
+} usages[] = {
+    { NULL,
+      "usage: outpost COMMAND [ARGS]\n"
+      "\n"
+      "  quickstart   make a data directory, config and certificate\n"
+      "  serve        run the mail server\n"
+      "  account      add, delete, list accounts; set passwords\n"
+      "  alias        add, delete, list aliases\n"
+      "  domain       add, delete, list domains; print DNS records\n"
+      "  queue        inspect and manage the outbound queue\n"
+      "  check        check DNS and deliverability\n"
+      "  config       validate the config; print every setting\n"
+      "\n"
+      "Every command but quickstart takes -c FILE (default: $OUTPOST_CONFIG, else\n"
+      OUTPOST_DEFAULT_CONFIG "). `outpost COMMAND --help` tells more;\n"
+      "docs/cli.md has it all.\n" },
+    { "quickstart",
+      "usage: outpost quickstart --dir DIR --domain DOMAIN --hostname HOST\n"
+      "                          [--listen ADDR]... [--port-base N] [--admin LOCALPART]\n"
+      "\n"
+      "Writes DIR/outpost.conf with a listener for every protocol, a self-signed\n"
+      "certificate for HOST in DIR/tls/, and DIR/data/. Refuses to overwrite an\n"
+      "existing DIR/outpost.conf.\n"
+      "\n"
+      "  --listen ADDR    IP address to listen on (repeatable; default: every address)\n"
+      "  --port-base N    add N to every standard port (SMTP N+25, IMAP N+143, ...)\n"
+      "  --admin NAME     local part of the administrator's address (default: postmaster)\n" },
+    { "serve",
+      "usage: outpost serve [-c FILE]\n"
+      "\n"
+      "Runs the mail server in the foreground, logging to stderr. SIGTERM or SIGINT\n"
+      "stop it gracefully; SIGHUP reloads the config and certificates.\n" },
+    { "account",
+      "usage: outpost account add|del|list|passwd [ADDRESS] [--password-stdin] [-c FILE]\n" },
+    { "alias", "usage: outpost alias add|del|list [ALIAS [TARGET...]] [-c FILE]\n" },
+    { "domain", "usage: outpost domain add|del|list|dns [DOMAIN] [-c FILE]\n" },
+    { "queue", "usage: outpost queue list|show|retry|hold|release|drop [ID] [-c FILE]\n" },
+    { "check", "usage: outpost check [DOMAIN] [-c FILE]\n" },
+    { "config",
+      "usage: outpost config check [-c FILE]\n"
+      "       outpost config defaults [--markdown]\n"
+      "\n"
+      "  check      validate the config; prints the first problem as FILE:LINE: ...\n"
+      "  defaults   print every setting with its default and documentation, as a\n"
+      "             config file (or as Markdown: docs/config.md)\n" },
+};
+
+const char *usage_text(const char *cmd)
+{
+    for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+        if ((!cmd && !usages[i].cmd) || (cmd && usages[i].cmd && !strcmp(cmd, usages[i].cmd)))
+            return usages[i].text;
+    }
+    return usages[0].text;
+}
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+    fprintf(stderr, "outpost%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%s", usage_text(cmd));
+    return EXIT_USAGE;
+}
+
+int wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return 0;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    }
+    return 0;
+}
+
+const char *config_path_from_args(int *argc, char **argv)
+{
+    const char *path = NULL;
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < *argc) {
+            path = argv[++i];
+            continue;
+        }
+        if (!strncmp(argv[i], "--config=", 9)) {
+            path = argv[i] + 9;
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    *argc = out;
+    if (path)
+        return path;
+    const char *env = getenv("OUTPOST_CONFIG");
+    return env && *env ? env : OUTPOST_DEFAULT_CONFIG;
+}

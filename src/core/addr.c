@@ -1,0 +1,134 @@
+#include "core/addr.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/str.h"
+
+static int parse_one(struct str tok, struct sockaddr_storage *ss, socklen_t *len, bool *wild,
+                     const char **error_r)
+{
+    long colon = -1;
+    for (size_t i = tok.len; i > 0; i--) {
+        if (tok.p[i - 1] == ':') {
+            colon = (long)i - 1;
+            break;
+        }
+    }
+    if (colon < 0) {
+        *error_r = "an address needs a port (examples: 127.0.0.1:25, [::1]:25, *:25)";
+        return -1;
+    }
+    struct str host = { tok.p, (size_t)colon };
+    struct str port = { tok.p + colon + 1, tok.len - (size_t)colon - 1 };
+    unsigned long long p;
+    if (str_to_u64(port, 65535, &p) < 0 || p == 0) {
+        *error_r = "port out of range 1-65535";
+        return -1;
+    }
+    char h[INET6_ADDRSTRLEN + 1];
+    memset(ss, 0, sizeof(*ss));
+    *wild = false;
+    if (str_eq_cstr(host, "*")) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_addr = in6addr_any;
+        s6->sin6_port = htons((unsigned short)p);
+        *len = sizeof(*s6);
+        *wild = true;
+        return 0;
+    }
+    if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']') {
+        if (host.len - 2 > INET6_ADDRSTRLEN - 1)
+            goto bad;
+        memcpy(h, host.p + 1, host.len - 2);
+        h[host.len - 2] = '\0';
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, h, &s6->sin6_addr) != 1)
+            goto bad;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((unsigned short)p);
+        *len = sizeof(*s6);
+        return 0;
+    }
+    if (host.len == 0 || host.len > INET_ADDRSTRLEN - 1)
+        goto bad;
+    memcpy(h, host.p, host.len);
+    h[host.len] = '\0';
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    if (inet_pton(AF_INET, h, &s4->sin_addr) != 1)
+        goto bad;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((unsigned short)p);
+    *len = sizeof(*s4);
+    return 0;
+bad:
+    *error_r = "not an IP address (write 127.0.0.1:25, [::1]:25 or *:25)";
+    return -1;
+}
+
+int addr_list_parse(const char *s, struct addr_list *out, const char **error_r)
+{
+    out->n = 0;
+    struct str rest = str_from_cstr(s);
+    while (rest.len) {
+        while (rest.len && (rest.p[0] == ' ' || rest.p[0] == '\t' || rest.p[0] == ',')) {
+            rest.p++;
+            rest.len--;
+        }
+        size_t n = 0;
+        while (n < rest.len && rest.p[n] != ' ' && rest.p[n] != '\t' && rest.p[n] != ',')
+            n++;
+        if (!n)
+            break;
+        if (out->n == ADDR_LIST_MAX) {
+            *error_r = "too many addresses (at most 16)";
+            return -1;
+        }
+        if (parse_one((struct str){ rest.p, n }, &out->addr[out->n], &out->len[out->n],
+                      &out->wildcard[out->n], error_r) < 0)
+            return -1;
+        for (int i = 0; i < out->n; i++) {
+            if (out->len[i] == out->len[out->n] &&
+                memcmp(&out->addr[i], &out->addr[out->n], out->len[i]) == 0) {
+                *error_r = "the same address is listed twice";
+                return -1;
+            }
+        }
+        out->n++;
+        rest.p += n;
+        rest.len -= n;
+    }
+    return 0;
+}
+
+void addr_format(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    char h[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr)) {
+            snprintf(out, outlen, "*:%d", ntohs(s6->sin6_port));
+            return;
+        }
+        inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof(h));
+        snprintf(out, outlen, "[%s]:%d", h, ntohs(s6->sin6_port));
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, h, sizeof(h));
+        snprintf(out, outlen, "%s:%d", h, ntohs(s4->sin_port));
+    } else {
+        snprintf(out, outlen, "?");
+    }
+}
+
+int addr_port(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * core/addr.h — listen addresses as written in the config.
+ *
+ *   127.0.0.1:25   [::1]:25   *:25 (every address, IPv6 and IPv4)
+ *
+ * Owns: nothing. Never does I/O, never logs.
+ */
+#ifndef OUTPOST_CORE_ADDR_H
+#define OUTPOST_CORE_ADDR_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#define ADDR_LIST_MAX 16
+
+struct addr_list {
+    int n;
+    struct sockaddr_storage addr[ADDR_LIST_MAX];
+    socklen_t len[ADDR_LIST_MAX];
+    bool wildcard[ADDR_LIST_MAX]; /* written as "*": IPv6 socket accepting IPv4 too */
+};
+
+/* Parses a space-separated list of addresses (empty: none).
+ * Returns 0, or -1 with *error_r set to a static reason. */
+int addr_list_parse(const char *s, struct addr_list *out, const char **error_r);
+/* Formats an address as in the config ("127.0.0.1:25", "[::1]:25"). */
+void addr_format(const struct sockaddr *sa, char *out, size_t outlen);
+int addr_port(const struct sockaddr *sa);
+
+#endif

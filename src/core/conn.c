@@ -1,0 +1,395 @@
+#include "core/conn.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+#include "core/tls.h"
+
+#define CONN_READ_CHUNK 16384
+
+struct conn {
+    struct conn *prev, *next; /* the list of open connections */
+    struct event_base *base;
+    struct bufferevent *bev;
+    SSL *ssl;           /* owned by bev once attached */
+    bool tls_handshaking;
+    const struct conn_handler *h;
+    void *ctx;
+    void (*drained)(struct conn *c, void *ctx);
+    size_t drain_low;
+    bool paused;
+    bool closing;       /* close once output is flushed */
+    bool closed;        /* closed; free when the callback depth drops to 0 */
+    int depth;          /* nesting of our callbacks into the engine */
+    char *close_reason;
+    char id[16];
+    char peer[64];
+    struct sockaddr_storage peer_addr;
+};
+
+static struct conn *conns;
+static int nconns;
+
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void make_id(char *out, size_t outlen)
+{
+    /* Random start, then sequential: unique for the process and still
+     * distinct across restarts in a log. */
+    static unsigned long long next;
+    if (!next) {
+        if (RAND_bytes((unsigned char *)&next, sizeof(next)) != 1)
+            next = (unsigned long long)getpid() << 20;
+        next &= 0xffffffffffULL;
+        next |= 1;
+    }
+    snprintf(out, outlen, "%010llx", next++ & 0xffffffffffULL);
+}
+
+struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
+                      socklen_t peerlen, SSL *ssl)
+{
+    struct conn *c = xcalloc(1, sizeof(*c));
+    c->base = base;
+    make_id(c->id, sizeof(c->id));
+    if (peerlen > sizeof(c->peer_addr))
+        peerlen = sizeof(c->peer_addr);
+    memcpy(&c->peer_addr, peer, peerlen);
+    addr_format(peer, c->peer, sizeof(c->peer));
+    int opts = BEV_OPT_CLOSE_ON_FREE;
+    if (ssl) {
+        c->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, opts);
+        c->ssl = ssl;
+        c->tls_handshaking = true;
+    } else {
+        c->bev = bufferevent_socket_new(base, fd, opts);
+    }
+    if (!c->bev) {
+        /* Only on out of memory; the socket and SSL are ours to free. */
+        if (ssl)
+            SSL_free(ssl);
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    if (ssl)
+        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    c->next = conns;
+    if (conns)
+        conns->prev = c;
+    conns = c;
+    nconns++;
+    return c;
+}
+
+void conn_set_handler(struct conn *c, const struct conn_handler *h, void *ctx)
+{
+    c->h = h;
+    c->ctx = ctx;
+    if (!c->paused)
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void conn_destroy(struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    nconns--;
+    bufferevent_free(c->bev); /* closes the socket and frees the SSL */
+    free(c->close_reason);
+    free(c);
+}
+
+/* Runs the engine's closed callback once, then frees when no callback of
+ * ours is still on the stack. */
+static void finish(struct conn *c, const char *reason)
+{
+    if (c->closed)
+        return;
+    c->closed = true;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    if (c->h && c->h->closed) {
+        c->depth++;
+        c->h->closed(c, c->ctx, reason);
+        c->depth--;
+    }
+    if (c->depth == 0)
+        conn_destroy(c);
+}
+
+/* Called when one of our callbacks returns: free a conn closed meanwhile. */
+static bool leave(struct conn *c)
+{
+    c->depth--;
+    if (c->closed && c->depth == 0) {
+        conn_destroy(c);
+        return true;
+    }
+    return c->closed;
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    char chunk[CONN_READ_CHUNK];
+    c->depth++;
+    while (!c->closed && !c->closing && !c->paused && evbuffer_get_length(in)) {
+        int n = evbuffer_remove(in, chunk, sizeof(chunk));
+        if (n <= 0)
+            break;
+        if (c->h && c->h->read)
+            c->h->read(c, c->ctx, (struct str){ chunk, (size_t)n });
+    }
+    if (c->closing && !c->closed)
+        evbuffer_drain(in, evbuffer_get_length(in)); /* nothing more is read */
+    leave(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+    c->depth++;
+    if (c->closing && left == 0) {
+        finish(c, c->close_reason ? c->close_reason : "closed");
+    } else if (c->drained && left <= c->drain_low) {
+        void (*fn)(struct conn *, void *) = c->drained;
+        c->drained = NULL;
+        fn(c, c->ctx);
+    }
+    leave(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    c->depth++;
+    if (what & BEV_EVENT_CONNECTED) {
+        /* A filter over a plain bufferevent: this was STARTTLS. */
+        bool was_starttls = c->tls_handshaking && bufferevent_get_underlying(bev) != NULL;
+        c->tls_handshaking = false;
+        log_debug("tls", "handshake", "session=%s peer=%s version=%s cipher=%s", c->id, c->peer,
+                  tls_version_name(c->ssl), tls_cipher_name(c->ssl));
+        if (was_starttls && c->h && c->h->tls_ready)
+            c->h->tls_ready(c, c->ctx);
+    } else if (what & BEV_EVENT_TIMEOUT) {
+        finish(c, "timeout");
+    } else if (what & BEV_EVENT_EOF) {
+        finish(c, "peer closed");
+    } else if (what & BEV_EVENT_ERROR) {
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        if (c->ssl && (e || c->tls_handshaking)) {
+            char why[256] = "connection closed during handshake";
+            if (e)
+                ERR_error_string_n(e, why, sizeof(why));
+            while (bufferevent_get_openssl_error(bev))
+                ;
+            log_info("tls", c->tls_handshaking ? "handshake-failed" : "error",
+                     "session=%s peer=%s reason=%s", c->id, c->peer, log_q(why));
+            finish(c, c->tls_handshaking ? "tls handshake failed" : "tls error");
+        } else {
+            finish(c, "i/o error");
+        }
+    }
+    leave(c);
+}
+
+void conn_write(struct conn *c, struct str bytes)
+{
+    if (c->closed || c->closing || !bytes.len)
+        return;
+    bufferevent_write(c->bev, bytes.p, bytes.len);
+}
+
+void conn_printf(struct conn *c, const char *fmt, ...)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    conn_write(c, buf_str(&b));
+    buf_free(&b);
+}
+
+size_t conn_pending_output(const struct conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void conn_set_drain(struct conn *c, size_t low, void (*drained)(struct conn *c, void *ctx))
+{
+    c->drain_low = low;
+    c->drained = drained;
+    bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
+}
+
+void conn_pause_read(struct conn *c)
+{
+    c->paused = true;
+    bufferevent_disable(c->bev, EV_READ);
+}
+
+void conn_resume_read(struct conn *c)
+{
+    if (c->closed || c->closing)
+        return;
+    c->paused = false;
+    bufferevent_enable(c->bev, EV_READ);
+    /* Input that arrived while paused is already buffered: no new read
+     * event will announce it, so hand it over now. */
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void conn_set_idle_timeout(struct conn *c, long long ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL, ms > 0 ? &tv : NULL);
+}
+
+int conn_starttls(struct conn *c, SSL *ssl)
+{
+    if (c->ssl || c->closed) {
+        SSL_free(ssl);
+        return -1;
+    }
+    /* Anything the client sent after the STARTTLS command arrived in
+     * plaintext and must not be taken as if it came over TLS. */
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    struct bufferevent *tls = bufferevent_openssl_filter_new(
+        c->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!tls) {
+        SSL_free(ssl);
+        return -1;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+    c->bev = tls;
+    c->ssl = ssl;
+    c->tls_handshaking = true;
+    bufferevent_setcb(tls, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(tls, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
+    return 0;
+}
+
+bool conn_is_tls(const struct conn *c)
+{
+    return c->ssl != NULL;
+}
+
+SSL *conn_ssl(const struct conn *c)
+{
+    return c->ssl;
+}
+
+void conn_close_after_flush(struct conn *c, const char *reason)
+{
+    if (c->closed || c->closing)
+        return;
+    c->closing = true;
+    c->close_reason = xstrdup(reason);
+    bufferevent_disable(c->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->tls_handshaking) {
+        c->depth++;
+        finish(c, reason);
+        leave(c);
+    } else {
+        /* write_cb fires when the output buffer drains to 0. */
+        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+        bufferevent_enable(c->bev, EV_WRITE);
+    }
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+    c->depth++;
+    finish(c, reason);
+    leave(c);
+}
+
+const char *conn_id(const struct conn *c)
+{
+    return c->id;
+}
+
+const char *conn_peer(const struct conn *c)
+{
+    return c->peer;
+}
+
+const struct sockaddr *conn_peer_addr(const struct conn *c)
+{
+    return (const struct sockaddr *)&c->peer_addr;
+}
+
+bool conn_peer_is_loopback(const struct conn *c)
+{
+    const struct sockaddr *sa = conn_peer_addr(c);
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return false;
+}
+
+void conn_shutdown_all(void)
+{
+    /* An engine may close its connection from the callback: walk with care. */
+    struct conn *c = conns;
+    while (c) {
+        struct conn *next = c->next;
+        c->depth++;
+        if (!c->closed && !c->closing) {
+            if (c->h && c->h->shutdown)
+                c->h->shutdown(c, c->ctx);
+            else
+                finish(c, "shutdown");
+        }
+        leave(c);
+        c = next;
+    }
+}
+
+void conn_close_all(const char *reason)
+{
+    while (conns) {
+        struct conn *c = conns;
+        if (c->closed) {
+            conn_destroy(c); /* a stale entry would only be freed later */
+            continue;
+        }
+        conn_close(c, reason);
+    }
+}
+
+int conn_count(void)
+{
+    return nconns;
+}

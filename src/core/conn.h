@@ -1,0 +1,84 @@
+/*
+ * core/conn.h — one client connection: bytes in, bytes out, plain or TLS.
+ *
+ * The I/O layer under every protocol engine. Plain and TLS connections look
+ * the same to the engine (libevent bufferevents, with OpenSSL underneath for
+ * TLS); STARTTLS swaps the transport in place. The engine sees bytes through
+ * the `read` callback and answers with conn_write; it never touches a socket.
+ *
+ * Every open connection is on one process-wide list, so shutdown can ask each
+ * session to finish (conn_shutdown_all) and close what is left at the deadline.
+ *
+ * Owns: the socket, the bufferevent, the SSL. Logs connection-level events
+ * (TLS handshake failures, I/O errors) with the connection's id.
+ */
+#ifndef OUTPOST_CORE_CONN_H
+#define OUTPOST_CORE_CONN_H
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "core/str.h"
+
+struct conn;
+
+struct conn_handler {
+    /* Bytes arrived. The engine may call any conn_* function, conn_free too. */
+    void (*read)(struct conn *c, void *ctx, struct str bytes);
+    /* A STARTTLS handshake finished (conn_starttls). */
+    void (*tls_ready)(struct conn *c, void *ctx);
+    /* The connection is gone (peer closed, I/O or TLS error, timeout). `ctx`
+     * must be released here; the conn is freed right after. */
+    void (*closed)(struct conn *c, void *ctx, const char *reason);
+    /* The server is shutting down: say goodbye (SMTP 421, IMAP BYE) and
+     * close. NULL: the connection is just closed. */
+    void (*shutdown)(struct conn *c, void *ctx);
+};
+
+/* Wraps an accepted socket. With `ssl` the connection is implicit TLS: the
+ * handshake runs first and the engine sees only decrypted bytes.
+ * The connection takes `fd` and `ssl` in all cases. */
+struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
+                      socklen_t peerlen, SSL *ssl);
+/* Attaches the engine. Until then nothing is read. */
+void conn_set_handler(struct conn *c, const struct conn_handler *h, void *ctx);
+
+/* Queues bytes for the peer (unbounded only by what the engine writes: an
+ * engine that streams large data waits for conn_set_drain). */
+void conn_write(struct conn *c, struct str bytes);
+void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Bytes queued but not yet sent. */
+size_t conn_pending_output(const struct conn *c);
+/* Calls `drained` once when queued output falls to `low` bytes or fewer. */
+void conn_set_drain(struct conn *c, size_t low, void (*drained)(struct conn *c, void *ctx));
+/* Stops and resumes delivering input to the engine (backpressure). */
+void conn_pause_read(struct conn *c);
+void conn_resume_read(struct conn *c);
+/* Closes the connection when there is no input for `ms` milliseconds. */
+void conn_set_idle_timeout(struct conn *c, long long ms);
+
+/* Upgrades to TLS after the engine's "go ahead" reply has been queued; the
+ * reply is sent in plaintext first. tls_ready follows, or closed on failure. */
+int conn_starttls(struct conn *c, SSL *ssl);
+bool conn_is_tls(const struct conn *c);
+SSL *conn_ssl(const struct conn *c);
+
+/* Sends what is queued, then closes (closed runs with `reason`). */
+void conn_close_after_flush(struct conn *c, const char *reason);
+/* Closes at once: the closed callback runs, then the conn is freed. */
+void conn_close(struct conn *c, const char *reason);
+
+const char *conn_id(const struct conn *c);    /* session id for logs */
+const char *conn_peer(const struct conn *c);  /* "IP:PORT" */
+const struct sockaddr *conn_peer_addr(const struct conn *c);
+bool conn_peer_is_loopback(const struct conn *c);
+
+/* Asks every open connection to finish; see conn_handler.shutdown. */
+void conn_shutdown_all(void);
+/* Closes every connection still open. */
+void conn_close_all(const char *reason);
+int conn_count(void);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * server/service.h — what runs behind each listener.
+ *
+ * One entry per listen setting (smtp, submission, imaps, ...): the protocol,
+ * whether the socket is implicit TLS, and the function that takes over an
+ * accepted connection. A protocol module plugs in by providing its start
+ * function here; nothing else in the daemon changes.
+ *
+ * Owns: nothing; the daemon (server.c) owns listeners and connections.
+ */
+#ifndef OUTPOST_SERVER_SERVICE_H
+#define OUTPOST_SERVER_SERVICE_H
+
+#include <stdbool.h>
+
+#include "core/config.h"
+#include "core/conn.h"
+#include "core/tls.h"
+
+/* What a protocol's session gets from the daemon. */
+struct service_env {
+    const struct config *cfg;      /* the current config (replaced on reload) */
+    struct tls_server *tls;        /* the current certificates (for STARTTLS) */
+    struct event_base *base;
+    struct workers *workers;
+};
+
+enum service_proto { PROTO_SMTP, PROTO_IMAP, PROTO_POP3, PROTO_HTTP };
+
+struct service {
+    const char *name;          /* the [listen] key */
+    enum config_id listen_id;
+    enum service_proto proto;
+    bool implicit_tls;
+    /* Takes over a new connection: attaches a handler and greets. */
+    void (*start)(struct conn *c, const struct service *svc, const struct service_env *env);
+};
+
+extern const struct service services[];
+extern const int services_count;
+
+/* The refusal every listener answers with until its protocol module exists:
+ * the protocol's "not available" greeting, then close. */
+void refuse_start(struct conn *c, const struct service *svc, const struct service_env *env);
+
+#endif

@@ -1,0 +1,17 @@
+/* The service table: each [listen] setting, its protocol, and who takes its
+ * connections. A protocol module replaces refuse_start with its own. */
+#include "server/service.h"
+
+const struct service services[] = {
+    { "smtp", CFG_ID_listen_smtp, PROTO_SMTP, false, refuse_start },
+    { "submission", CFG_ID_listen_submission, PROTO_SMTP, false, refuse_start },
+    { "submissions", CFG_ID_listen_submissions, PROTO_SMTP, true, refuse_start },
+    { "imap", CFG_ID_listen_imap, PROTO_IMAP, false, refuse_start },
+    { "imaps", CFG_ID_listen_imaps, PROTO_IMAP, true, refuse_start },
+    { "pop3", CFG_ID_listen_pop3, PROTO_POP3, false, refuse_start },
+    { "pop3s", CFG_ID_listen_pop3s, PROTO_POP3, true, refuse_start },
+    { "http", CFG_ID_listen_http, PROTO_HTTP, false, refuse_start },
+    { "https", CFG_ID_listen_https, PROTO_HTTP, true, refuse_start },
+};
+
+const int services_count = sizeof(services) / sizeof(services[0]);
