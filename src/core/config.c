@@ -236,6 +236,7 @@ struct parse_state {
     bool cont;        /* that line began with white space (a continuation) */
     int last_id;      /* setting set on the previous key line, for continuations */
     char *error;      /* first error, allocated */
+    int error_line;
 };
 
 static void fail(struct parse_state *ps, int line, const char *fmt, ...)
@@ -245,6 +246,7 @@ static void fail(struct parse_state *ps, int line, const char *fmt, ...)
 {
     if (ps->error)
         return;
+    ps->error_line = line;
     struct buf b;
     buf_init(&b, 0);
     if (line > 0)
@@ -474,14 +476,26 @@ static void validate(struct parse_state *ps)
 struct config *config_parse_string(const char *text, const char *name, const char *dir,
                                    char **error_r)
 {
+    return config_parse_buffer(text, strlen(text), name, dir, error_r);
+}
+
+struct config *config_parse_buffer(const char *text, size_t len, const char *name,
+                                   const char *dir, char **error_r)
+{
     struct config *cfg = xcalloc(1, sizeof(*cfg));
     cfg->file = xstrdup(name);
     cfg->dir = dir ? xstrdup(dir) : NULL;
     set_defaults(cfg);
 
-    struct parse_state ps = { .cfg = cfg, .name = name, .p = text, .left = strlen(text),
+    struct parse_state ps = { .cfg = cfg, .name = name, .p = text, .left = len,
                               .last_id = -1 };
     int r = ini_parse_stream(reader, &ps, handler, &ps);
+    if (r > 0 && ps.error && r < ps.error_line) {
+        /* A syntax error inih met before the first error of ours (which
+         * may be its consequence: keys landing in the wrong section). */
+        free(ps.error);
+        ps.error = NULL;
+    }
     if (r > 0 && !ps.error)
         fail(&ps, r, "expected \"key = value\" or \"[section]\"");
     else if (r < 0 && !ps.error)
@@ -536,7 +550,7 @@ struct config *config_load(const char *file, char **error_r)
     if (slash)
         *(slash == dir ? slash + 1 : slash) = '\0';
     free(abs);
-    struct config *cfg = config_parse_string(buf_cstr(&text), file, dir, error_r);
+    struct config *cfg = config_parse_buffer(buf_cstr(&text), text.len, file, dir, error_r);
     free(dir);
     buf_free(&text);
     return cfg;

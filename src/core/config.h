@@ -71,6 +71,9 @@ struct config *config_load(const char *file, char **error_r);
  * (NULL: the current directory). Used by config_load, the tests and the fuzzer. */
 struct config *config_parse_string(const char *text, const char *name, const char *dir,
                                    char **error_r);
+/* The same for bytes that may contain NUL (an error in a config). */
+struct config *config_parse_buffer(const char *text, size_t len, const char *name,
+                                   const char *dir, char **error_r);
 void config_free(struct config *cfg);
 
 /* The value of a STRING, PATH or LIST setting by id (for tables of settings,

@@ -50,7 +50,9 @@ static void on_accept(void *ctx, int fd, const struct sockaddr *peer, socklen_t 
     if (b->svc->implicit_tls) {
         ssl = tls_server_new_ssl(srv->env.tls);
         if (!ssl) {
-            log_error(b->svc->name, "tls-failed", "peer=%s", "-");
+            char name[64];
+            addr_format(peer, name, sizeof(name));
+            log_error("tls", "setup-failed", "peer=%s service=%s", name, b->svc->name);
             close(fd);
             return;
         }

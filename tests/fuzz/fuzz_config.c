@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = xstrndup((const char *)data, size);
     char *err = NULL;
-    struct config *cfg = config_parse_string(text, "fuzz.conf", NULL, &err);
+    struct config *cfg = config_parse_buffer(text, size, "fuzz.conf", NULL, &err);
     if (cfg) {
         /* A config that parsed must be usable: every string is set. */
         for (int i = 0; i < CFG_COUNT; i++) {

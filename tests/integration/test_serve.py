@@ -1,0 +1,225 @@
+"""`outpost serve`: listeners, TLS, signals, reload, privilege drop, logging."""
+import datetime
+import hashlib
+import os
+import re
+import signal
+import socket
+import ssl
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conftest import IMPLICIT_TLS, LOG_LINE, PORT_OFFSETS, run_cli, tls_client_context
+
+REFUSALS = {
+    "smtp": b"421 4.3.2 ", "submission": b"421 4.3.2 ", "submissions": b"421 4.3.2 ",
+    "imap": b"* BYE ", "imaps": b"* BYE ",
+    "pop3": b"-ERR ", "pop3s": b"-ERR ",
+    "http": b"HTTP/1.1 503 ", "https": b"HTTP/1.1 503 ",
+}
+
+
+def read_all(sock, limit=4096):
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(limit)
+        except (ConnectionResetError, ssl.SSLError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def make_cert(path_cert, path_key, names):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    tmp_key = str(path_key) + ".new"
+    tmp_cert = str(path_cert) + ".new"
+    with open(tmp_key, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    os.chmod(tmp_key, 0o644)  # readable by the unprivileged user after the drop
+    with open(tmp_cert, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    os.replace(tmp_key, path_key)
+    os.replace(tmp_cert, path_cert)
+    return cert.fingerprint(hashes.SHA256())
+
+
+def peer_fingerprint(server, service="imaps", sni=None):
+    ctx = tls_client_context()
+    raw = socket.create_connection(("127.0.0.1", server.port(service)), timeout=5)
+    with ctx.wrap_socket(raw, server_hostname=sni) as s:
+        return hashlib.sha256(s.getpeercert(binary_form=True)).digest()
+
+
+def test_ready_line_names_every_listener(server):
+    ready = [l for l in server.log().splitlines() if " core ready " in l][0]
+    for service in PORT_OFFSETS:
+        assert f" {service}=127.0.0.1:{server.port(service)}" in ready
+
+
+@pytest.mark.parametrize("service", sorted(PORT_OFFSETS))
+def test_every_listener_refuses_in_its_own_protocol(server, service):
+    with server.connect(service) as s:
+        data = read_all(s)
+    assert data.startswith(REFUSALS[service]), data
+    assert data.endswith(b"\r\n") or service in ("http", "https")
+
+
+@pytest.mark.parametrize("service", sorted(IMPLICIT_TLS))
+def test_implicit_tls_listeners_speak_tls13(server, service):
+    raw = socket.create_connection(("127.0.0.1", server.port(service)), timeout=5)
+    with tls_client_context().wrap_socket(raw) as s:
+        assert s.version() == "TLSv1.3"
+        cert = x509.load_der_x509_certificate(s.getpeercert(binary_form=True))
+        assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == \
+            server.hostname
+
+
+def test_tls12_is_accepted_with_a_forward_secret_aead_cipher(server):
+    ctx = tls_client_context(maximum_version=ssl.TLSVersion.TLSv1_2)
+    raw = socket.create_connection(("127.0.0.1", server.port("imaps")), timeout=5)
+    with ctx.wrap_socket(raw) as s:
+        assert s.version() == "TLSv1.2"
+        name = s.cipher()[0]
+        assert name.startswith("ECDHE-") and ("GCM" in name or "CHACHA20" in name), name
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+def test_tls10_and_tls11_are_refused(server, version):
+    ctx = tls_client_context()
+    ctx.minimum_version = version
+    ctx.maximum_version = version
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    raw = socket.create_connection(("127.0.0.1", server.port("imaps")), timeout=5)
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        with ctx.wrap_socket(raw) as s:
+            s.recv(10)
+    server.wait_log(" tls handshake-failed ")
+    assert "unsupported protocol" in server.log()
+
+
+def test_sigterm_stops_the_server_within_two_seconds(server):
+    server.signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=2) == 0
+    log = server.log()
+    assert " core shutdown signal=TERM" in log
+    assert " core stopped " in log
+
+
+def test_sigint_stops_the_server_too(server):
+    server.signal(signal.SIGINT)
+    assert server.proc.wait(timeout=2) == 0
+    assert " core shutdown signal=INT" in server.log()
+
+
+def test_listeners_are_closed_after_shutdown(server):
+    port = server.port("smtp")
+    server.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def test_sighup_picks_up_a_replaced_certificate(server):
+    before = peer_fingerprint(server)
+    tls = server.dir / "tls"
+    new = make_cert(tls / "cert.pem", tls / "key.pem", [server.hostname])
+    assert new != before
+    server.signal(signal.SIGHUP)
+    server.wait_log(" core reloaded ")
+    assert peer_fingerprint(server) == new
+    assert peer_fingerprint(server, "https") == new
+    assert server.proc.poll() is None
+
+
+def test_sighup_with_a_broken_config_keeps_serving(server):
+    before = peer_fingerprint(server)
+    good = server.conf.read_text()
+    server.conf.write_text(good + "\n[server]\nbogus = 1\n")
+    server.signal(signal.SIGHUP)
+    server.wait_log(" core reload-failed ")
+    assert "unknown section" in server.log() or "unknown setting" in server.log()
+    assert peer_fingerprint(server) == before
+    server.conf.write_text(good)
+
+
+def test_sni_chooses_among_several_certificates(make_server):
+    srv = make_server()
+    srv.quickstart()
+    tls = srv.dir / "tls"
+    other = make_cert(tls / "other.pem", tls / "other.key", ["mail.other.test", "*.wild.test"])
+    text = srv.conf.read_text().replace("key = tls/key.pem\n",
+                                        "key = tls/key.pem\nextra_certs = tls/other.pem:tls/other.key\n")
+    srv.conf.write_text(text)
+    srv.start()
+    default = peer_fingerprint(srv)
+    assert default != other
+    assert peer_fingerprint(srv, sni="mail.other.test") == other
+    assert peer_fingerprint(srv, sni="MAIL.OTHER.TEST") == other
+    assert peer_fingerprint(srv, sni="x.wild.test") == other
+    assert peer_fingerprint(srv, sni="a.b.wild.test") == default
+    assert peer_fingerprint(srv, sni="unknown.test") == default
+
+
+def test_second_serve_on_the_same_ports_fails_cleanly(server):
+    r = run_cli("serve", "-c", str(server.conf), timeout=15)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert f"cannot listen on 127.0.0.1:{server.port('smtp')}: Address already in use" in lines[0]
+    assert lines[0].startswith(f"outpost: {server.conf}:")
+    # The first server is untouched.
+    assert server.proc.poll() is None
+    with server.connect("smtp") as s:
+        assert read_all(s).startswith(b"421 ")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
+def test_started_as_root_it_runs_as_the_configured_user(server):
+    import pwd
+    outpost_uid = pwd.getpwnam("outpost").pw_uid
+    status = open(f"/proc/{server.proc.pid}/status").read()
+    uids = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
+    assert uids == (str(outpost_uid),) * 4
+    gids = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
+    assert "0" not in gids
+
+
+def test_every_log_line_has_the_documented_shape(server):
+    with server.connect("smtp") as s:
+        read_all(s)
+    server.wait_log(" smtp refused ")
+    server.signal(signal.SIGHUP)
+    server.wait_log(" core reloaded ")
+    server.stop()
+    lines = server.log().splitlines()
+    assert lines
+    for line in lines:
+        assert LOG_LINE.match(line), line
+    refused = [l for l in lines if " smtp refused " in l][0]
+    assert re.search(r" session=[0-9a-f]{10} peer=127\.0\.0\.1:\d+ ", refused)
+
+
+def test_many_connections_at_once_are_all_answered(server):
+    socks = [socket.create_connection(("127.0.0.1", server.port("pop3")), timeout=5)
+             for _ in range(100)]
+    for s in socks:
+        assert read_all(s).startswith(b"-ERR ")
+        s.close()
