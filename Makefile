@@ -45,10 +45,10 @@ docs: build
 
 check:
 	bash scripts/deps.sh
-	$(MAKE) unit
-	$(MAKE) asan
-	$(MAKE) fuzz SECS=$(SECS)
-	$(MAKE) integration
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory fuzz SECS=$(SECS)
+	$(MAKE) --no-print-directory integration
 
 clean:
 	rm -rf build build-asan build-fuzz

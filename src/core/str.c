@@ -130,7 +130,7 @@ int str_to_u64(struct str s, unsigned long long max, unsigned long long *out)
         if (c < '0' || c > '9')
             return -1;
         unsigned d = c - '0';
-        if (v > (max - d) / 10)
+        if (d > max || v > (max - d) / 10)
             return -1;
         v = v * 10 + d;
     }
