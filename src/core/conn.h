@@ -60,7 +60,11 @@ void conn_resume_read(struct conn *c);
 void conn_set_idle_timeout(struct conn *c, long long ms);
 
 /* Upgrades to TLS after the engine's "go ahead" reply has been queued; the
- * reply is sent in plaintext first. tls_ready follows, or closed on failure. */
+ * reply is sent in plaintext first. tls_ready follows, or closed on failure.
+ * Whatever the client sent after the command came in plaintext and must not
+ * be taken as sent over TLS (RFC 3207 §4.2, the STARTTLS injection bugs): the
+ * conn drops what it still holds, and the engine must drop the rest of the
+ * bytes it was handed in this read callback and reset its line reader. */
 int conn_starttls(struct conn *c, SSL *ssl);
 bool conn_is_tls(const struct conn *c);
 SSL *conn_ssl(const struct conn *c);
