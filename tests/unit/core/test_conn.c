@@ -118,34 +118,60 @@ static void client_read(struct bufferevent *bev, void *arg)
     int n;
     while ((n = evbuffer_remove(in, tmp, sizeof(tmp))) > 0)
         buf_append(&cl->got, tmp, (size_t)n);
-    if (cl->want && strstr(buf_cstr(&cl->got), cl->want))
-        event_base_loopbreak(base);
 }
 
 static void client_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
     struct client *cl = arg;
-    if (what & BEV_EVENT_CONNECTED) {
+    if (what & BEV_EVENT_CONNECTED)
         cl->connected = 1;
-        event_base_loopbreak(base);
-    }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
         cl->eof = 1;
-        event_base_loopbreak(base);
-    }
 }
 
-/* Runs the loop until the client has `want` (or EOF / handshake, or 5 s). */
+static void give_up(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(int *)arg = 1;
+    event_base_loopbreak(base);
+}
+
+/* Runs the loop until `done` says so, or 5 s pass (a failure, not a hang). */
+static void run_loop(bool (*done)(void *), void *arg)
+{
+    int timed_out = 0;
+    struct event *t = evtimer_new(base, give_up, &timed_out);
+    struct timeval five = { 5, 0 };
+    evtimer_add(t, &five);
+    while (!done(arg) && !timed_out)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(t);
+    /* Let deferred work (closes, frees) run. */
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    CHECK(!timed_out);
+}
+
+static bool client_done(void *arg)
+{
+    struct client *cl = arg;
+    if (cl->want)
+        return strstr(buf_cstr(&cl->got), cl->want) != NULL;
+    return cl->eof || cl->connected;
+}
+
+/* Runs the loop until the client has `want` (NULL: EOF or handshake done). */
 static void run_until(struct client *cl, const char *want)
 {
     cl->want = want;
-    struct timeval five = { 5, 0 };
-    event_base_loopexit(base, &five);
-    if (!(want && strstr(buf_cstr(&cl->got), want)))
-        event_base_dispatch(base);
-    /* Let deferred work (closes, frees) run. */
-    event_base_loop(base, EVLOOP_NONBLOCK);
+    cl->connected = 0;
+    run_loop(client_done, cl);
+}
+
+static bool engine_closed_done(void *arg)
+{
+    return ((struct engine *)arg)->closed > 0;
 }
 
 static struct conn *pair(struct client *cl, bool implicit_tls)
@@ -234,7 +260,7 @@ static void test_starttls_drops_injected_plaintext(void)
     bufferevent_setcb(tlsbev, client_read, NULL, client_event, &cl);
     bufferevent_enable(tlsbev, EV_READ | EV_WRITE);
     run_until(&cl, NULL);
-    CHECK(cl.connected);
+    CHECK(cl.connected && !cl.eof);
     client_send(&cl, "PING\r\n");
     run_until(&cl, "PONG tls\r\n");
     CHECK_STR(buf_cstr(&cl.got), "PONG tls\r\n");
@@ -283,10 +309,7 @@ static void test_peer_closing_is_reported(void)
     conn_set_handler(c, &engine_handler, &e);
     (void)c;
     client_free(&cl);
-    struct timeval one = { 1, 0 };
-    event_base_loopexit(base, &one);
-    while (!e.closed && event_base_loop(base, EVLOOP_ONCE) == 0)
-        ;
+    run_loop(engine_closed_done, &e);
     CHECK_INT(e.closed, 1);
     CHECK_STR(e.reason, "peer closed");
     CHECK_INT(conn_count(), 0);
