@@ -1,6 +1,9 @@
 #include "core/arena.h"
 
 #include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,10 +100,14 @@ void arena_reset(struct arena *a)
 void *arena_alloc(struct arena *a, size_t n)
 {
     size_t rounded = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (rounded < n)
+    bool impossible = rounded < n || rounded > SIZE_MAX - sizeof(struct arena_block);
+    if (a->max && (impossible || rounded > a->max || a->used > a->max - rounded))
         return NULL;
-    if (a->max && (rounded > a->max || a->used > a->max - rounded))
-        return NULL;
+    if (impossible) {
+        /* Uncapped arenas promise never to return NULL: like xmalloc. */
+        fprintf(stderr, "outpost: out of memory allocating %zu bytes from an arena\n", n);
+        abort();
+    }
     struct arena_block *b = a->blocks;
     if (!b || b->size - b->used < rounded) {
         size_t size = rounded > ARENA_BLOCK ? rounded : ARENA_BLOCK;
