@@ -223,3 +223,85 @@ def test_many_connections_at_once_are_all_answered(server):
     for s in socks:
         assert read_all(s).startswith(b"-ERR ")
         s.close()
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_listens_on_ipv4_and_ipv6(make_server):
+    srv = make_server()
+    srv.quickstart("--listen", "::1")
+    srv.start()
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family) as s:
+            s.settimeout(5)
+            s.connect((host, srv.port("imap")))
+            assert read_all(s).startswith(b"* BYE ")
+    ready = [l for l in srv.log().splitlines() if " core ready " in l][0]
+    assert f" imap=127.0.0.1:{srv.port('imap')},[::1]:{srv.port('imap')}" in ready
+
+
+def test_sighup_keeps_open_connections_on_their_certificate(make_server):
+    server = make_server()
+    server.quickstart()
+    server.conf.write_text(server.conf.read_text().replace("log_level = info",
+                                                           "log_level = debug"))
+    server.start()
+    before = peer_fingerprint(server)
+    # A client that has connected but not yet said hello: its TLS state was
+    # made with the old certificate, and a reload must not drop it.
+    waiting = socket.create_connection(("127.0.0.1", server.port("imaps")), timeout=5)
+    server.wait_log(" debug imaps connect ", count=2)
+    tls = server.dir / "tls"
+    new = make_cert(tls / "cert.pem", tls / "key.pem", [server.hostname])
+    server.signal(signal.SIGHUP)
+    server.wait_log(" core reloaded ")
+    with tls_client_context().wrap_socket(waiting) as s:
+        assert hashlib.sha256(s.getpeercert(binary_form=True)).digest() == before
+        assert read_all(s).startswith(b"* BYE ")
+    assert peer_fingerprint(server) == new
+
+
+def test_log_level_debug_shows_connections_and_handshakes(make_server):
+    srv = make_server()
+    srv.quickstart()
+    srv.conf.write_text(srv.conf.read_text().replace("log_level = info", "log_level = debug"))
+    srv.start()
+    with srv.connect("pop3s") as s:
+        read_all(s)
+    srv.wait_log(" tls handshake ")
+    log = srv.log()
+    assert re.search(r" debug pop3s connect session=[0-9a-f]{10} peer=127\.0\.0\.1:\d+ "
+                     r"listener=127\.0\.0\.1:\d+", log)
+    assert re.search(r" debug tls handshake session=\S+ peer=\S+ version=TLSv1\.3 cipher=\S+", log)
+
+
+def test_log_level_warn_hides_info(make_server):
+    srv = make_server()
+    srv.quickstart()
+    srv.conf.write_text(srv.conf.read_text().replace("log_level = info", "log_level = warn"))
+    srv.start(wait=False)
+    with pytest.raises(AssertionError):
+        srv.wait_log(" ready ", timeout=1.5)
+    with srv.connect("smtp") as s:
+        assert read_all(s).startswith(b"421 ")
+    assert " info " not in srv.log()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
+def test_unknown_user_is_a_clear_start_up_error(make_server):
+    srv = make_server()
+    srv.quickstart()
+    srv.conf.write_text(srv.conf.read_text().replace("user = outpost", "user = nosuchuser"))
+    r = run_cli("serve", "-c", str(srv.conf))
+    assert r.returncode == 1
+    assert r.stderr.strip() == (f"outpost: {srv.conf}:7: [server] user: no such user "
+                                "'nosuchuser' (create it, e.g. useradd --system nosuchuser, "
+                                "or name another)")
