@@ -9,7 +9,7 @@
 SECS ?= 20
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all build run check unit asan fuzz fuzz-build integration docs clean
+.PHONY: all deps build run check unit asan fuzz fuzz-build integration docs clean
 
 all: build
 
@@ -17,7 +17,11 @@ build:
 	@test -f build/build.ninja || meson setup build
 	ninja -C build
 
-run: build
+deps:
+	@bash scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory build
 	@bash scripts/run-demo.sh
 
 unit: build
@@ -43,8 +47,7 @@ integration: build asan
 docs: build
 	build/outpost config defaults --markdown > docs/config.md
 
-check:
-	bash scripts/deps.sh
+check: deps
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory fuzz SECS=$(SECS)
