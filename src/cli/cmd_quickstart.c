@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/addr.h"
 #include "core/privdrop.h"
 #include "core/str.h"
 #include "core/tls.h"
@@ -33,28 +34,6 @@ static const struct {
     { "https", 443, "HTTPS" },
 };
 #define QS_NLISTENERS (sizeof(qs_listeners) / sizeof(qs_listeners[0]))
-
-static bool valid_domain(const char *s)
-{
-    size_t len = strlen(s), label = 0;
-    if (len == 0 || len > 253 || s[0] == '.' || s[len - 1] == '.')
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '.') {
-            if (!label)
-                return false;
-            label = 0;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-'))
-            return false;
-        if (++label > 63)
-            return false;
-    }
-    return true;
-}
 
 static bool valid_localpart(const char *s)
 {
@@ -211,12 +190,13 @@ int cmd_quickstart(int argc, char **argv)
         rc = usage_error("quickstart", "--dir, --domain and --hostname are required");
         goto out;
     }
-    if (!valid_domain(domain)) {
-        rc = usage_error("quickstart", "'%s' is not a domain name", domain);
+    const char *why = addr_check_dns_name(domain);
+    if (why) {
+        rc = usage_error("quickstart", "--domain '%s': %s", domain, why);
         goto out;
     }
-    if (!valid_domain(hostname)) {
-        rc = usage_error("quickstart", "'%s' is not a host name", hostname);
+    if ((why = addr_check_dns_name(hostname))) {
+        rc = usage_error("quickstart", "--hostname '%s': %s", hostname, why);
         goto out;
     }
     if (!valid_localpart(admin)) {

@@ -132,3 +132,30 @@ int addr_port(const struct sockaddr *sa)
         return ntohs(((const struct sockaddr_in *)sa)->sin_port);
     return 0;
 }
+
+const char *addr_check_dns_name(const char *v)
+{
+    size_t len = strlen(v), label = 0;
+    if (len == 0)
+        return "empty";
+    if (len > 253)
+        return "longer than 253 characters";
+    for (size_t i = 0; i < len; i++) {
+        char c = v[i];
+        if (c == '.') {
+            if (label == 0)
+                return "empty label (two dots, or a leading dot)";
+            label = 0;
+            continue;
+        }
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-';
+        if (!ok)
+            return "not a host name (letters, digits, '-' and '.')";
+        if (++label > 63)
+            return "a label is longer than 63 characters";
+    }
+    if (label == 0)
+        return "ends with a dot";
+    return NULL;
+}

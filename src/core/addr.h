@@ -1,5 +1,5 @@
 /*
- * core/addr.h — listen addresses as written in the config.
+ * core/addr.h — listen addresses as written in the config, and host names.
  *
  *   127.0.0.1:25   [::1]:25   *:25 (every address, IPv6 and IPv4)
  *
@@ -26,5 +26,10 @@ int addr_list_parse(const char *s, struct addr_list *out, const char **error_r);
 /* Formats an address as in the config ("127.0.0.1:25", "[::1]:25"). */
 void addr_format(const struct sockaddr *sa, char *out, size_t outlen);
 int addr_port(const struct sockaddr *sa);
+
+/* Checks a DNS host or domain name's syntax (LDH labels of 1-63 characters,
+ * 253 in all, no empty label; IDNA A-labels pass as LDH). Returns NULL when
+ * it is fine, else a static reason. */
+const char *addr_check_dns_name(const char *name);
 
 #endif

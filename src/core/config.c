@@ -25,27 +25,7 @@ static const char *v_hostname(const struct config *cfg, const char *v, struct bu
 {
     (void)cfg;
     (void)why;
-    size_t len = strlen(v), label = 0;
-    if (len == 0)
-        return NULL;
-    if (len > 253)
-        return "longer than 253 characters";
-    for (size_t i = 0; i < len; i++) {
-        char c = v[i];
-        if (c == '.') {
-            if (label == 0)
-                return "empty label (two dots, or a leading dot)";
-            label = 0;
-            continue;
-        }
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-';
-        if (!ok)
-            return "not a host name (letters, digits, '-' and '.')";
-        if (++label > 63)
-            return "a label is longer than 63 characters";
-    }
-    return NULL;
+    return *v ? addr_check_dns_name(v) : NULL; /* empty: the machine's name */
 }
 
 static const char *v_user(const struct config *cfg, const char *v, struct buf *why)
