@@ -658,7 +658,10 @@ void config_print_defaults(FILE *out, bool markdown)
         }
         if (markdown) {
             fprintf(out, "\n### `%s`\n\n", s->key);
-            fprintf(out, "Type: %s. Default: `%s`.", type_name(s->type), s->def);
+            if (*s->def)
+                fprintf(out, "Type: %s. Default: `%s`.", type_name(s->type), s->def);
+            else
+                fprintf(out, "Type: %s. Default: empty.", type_name(s->type));
             if (s->type == CFG_INT)
                 fprintf(out, " Range: %lld to %lld.", s->min, s->max);
             if (s->type == CFG_DURATION)
