@@ -13,8 +13,11 @@
 
 #define LISTEN_BACKLOG 511
 
+#define ACCEPT_PAUSE_MS 100
+
 struct listener {
     struct evconnlistener *evl;
+    struct event *resume;   /* re-enables accepting after a pause */
     listener_accept_fn fn;
     void *ctx;
     char name[64];
@@ -28,15 +31,26 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     l->fn(l->ctx, fd, peer, (socklen_t)peerlen);
 }
 
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct listener *l = arg;
+    evconnlistener_enable(l->evl);
+}
+
 static void error_cb(struct evconnlistener *evl, void *arg)
 {
     struct listener *l = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    /* Out of descriptors or memory: say so and keep listening; libevent
-     * retries on the next readiness event. */
-    log_warn("core", "accept-failed", "listener=%s error=%s", l->name,
-             log_q(evutil_socket_error_to_string(err)));
-    (void)evl;
+    /* Out of descriptors or memory. The pending connection keeps the socket
+     * readable, so retrying at once would spin and flood the log: pause this
+     * listener briefly, and let open sessions finish meanwhile. */
+    log_warn("core", "accept-failed", "listener=%s error=%s pause_ms=%d", l->name,
+             log_q(evutil_socket_error_to_string(err)), ACCEPT_PAUSE_MS);
+    evconnlistener_disable(evl);
+    struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+    evtimer_add(l->resume, &tv);
 }
 
 static int bind_socket(const struct sockaddr *addr, socklen_t len, bool v6only, int *err)
@@ -92,6 +106,7 @@ struct listener *listener_new(struct event_base *base, const struct sockaddr *ad
         return NULL;
     }
     evconnlistener_set_error_cb(l->evl, error_cb);
+    l->resume = evtimer_new(base, resume_cb, l);
     return l;
 }
 
@@ -100,6 +115,7 @@ void listener_free(struct listener *l)
     if (!l)
         return;
     evconnlistener_free(l->evl);
+    event_free(l->resume);
     free(l);
 }
 

@@ -95,11 +95,11 @@ class Server:
     def port(self, service):
         return self.port_base + PORT_OFFSETS[service]
 
-    def start(self, wait=True):
+    def start(self, wait=True, preexec_fn=None):
         self._log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "-c", str(self.conf)],
                                      stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, **SAN_ENV))
+                                     env=dict(os.environ, **SAN_ENV), preexec_fn=preexec_fn)
         if wait:
             self.wait_log(" ready ", timeout=15)
         return self

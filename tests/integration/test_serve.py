@@ -305,3 +305,30 @@ def test_unknown_user_is_a_clear_start_up_error(make_server):
     assert r.stderr.strip() == (f"outpost: {srv.conf}:7: [server] user: no such user "
                                 "'nosuchuser' (create it, e.g. useradd --system nosuchuser, "
                                 "or name another)")
+
+
+def test_out_of_file_descriptors_pauses_accepting_then_recovers(make_server):
+    import resource
+    srv = make_server()
+    srv.quickstart()
+    srv.start(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
+    # Clients that connect to an implicit-TLS port and never say hello keep a
+    # descriptor each on the server, until it runs out.
+    idle = []
+    for _ in range(80):
+        idle.append(socket.create_connection(("127.0.0.1", srv.port("imaps")), timeout=5))
+    srv.wait_log(" core accept-failed ")
+    assert srv.proc.poll() is None
+    for s in idle:
+        s.close()
+    # Once descriptors are free again, new clients are served.
+    deadline = time.monotonic() + 10
+    while True:
+        with srv.connect("pop3") as s:
+            data = read_all(s)
+        if data.startswith(b"-ERR "):
+            break
+        assert time.monotonic() < deadline, data
+        time.sleep(0.1)
+    # The pause keeps the log from flooding: far fewer lines than attempts.
+    assert srv.log().count(" accept-failed ") < 200
