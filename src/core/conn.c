@@ -31,6 +31,7 @@ struct conn {
     void (*drained)(struct conn *c, void *ctx);
     size_t drain_low;
     bool paused;
+    long long idle_ms;  /* the engine's idle timeout, restored after a handshake */
     bool closing;       /* close once output is flushed */
     bool closed;        /* closed; free when the callback depth drops to 0 */
     int depth;          /* nesting of our callbacks into the engine */
@@ -42,6 +43,18 @@ struct conn {
 
 static struct conn *conns;
 static int nconns;
+static long long handshake_timeout_ms = 30000;
+
+static void apply_timeout(struct conn *c, long long ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL, ms > 0 ? &tv : NULL);
+}
+
+void conn_set_handshake_timeout(long long ms)
+{
+    handshake_timeout_ms = ms;
+}
 
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
@@ -90,6 +103,8 @@ struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *pe
     if (ssl)
         bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    if (ssl)
+        apply_timeout(c, handshake_timeout_ms);
     c->next = conns;
     if (conns)
         conns->prev = c;
@@ -189,12 +204,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         /* A filter over a plain bufferevent: this was STARTTLS. */
         bool was_starttls = c->tls_handshaking && bufferevent_get_underlying(bev) != NULL;
         c->tls_handshaking = false;
+        apply_timeout(c, c->idle_ms);
         log_debug("tls", "handshake", "session=%s peer=%s version=%s cipher=%s", c->id, c->peer,
                   tls_version_name(c->ssl), tls_cipher_name(c->ssl));
         if (was_starttls && c->h && c->h->tls_ready)
             c->h->tls_ready(c, c->ctx);
     } else if (what & BEV_EVENT_TIMEOUT) {
-        finish(c, "timeout");
+        if (c->tls_handshaking)
+            log_info("tls", "handshake-timeout", "session=%s peer=%s", c->id, c->peer);
+        finish(c, c->tls_handshaking ? "tls handshake timeout" : "timeout");
     } else if (what & BEV_EVENT_EOF) {
         finish(c, "peer closed");
     } else if (what & BEV_EVENT_ERROR) {
@@ -266,8 +284,9 @@ void conn_resume_read(struct conn *c)
 
 void conn_set_idle_timeout(struct conn *c, long long ms)
 {
-    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-    bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL, ms > 0 ? &tv : NULL);
+    c->idle_ms = ms;
+    if (!c->tls_handshaking)
+        apply_timeout(c, ms);
 }
 
 int conn_starttls(struct conn *c, SSL *ssl)
@@ -291,6 +310,7 @@ int conn_starttls(struct conn *c, SSL *ssl)
     c->ssl = ssl;
     c->tls_handshaking = true;
     bufferevent_setcb(tls, read_cb, write_cb, event_cb, c);
+    apply_timeout(c, handshake_timeout_ms);
     bufferevent_enable(tls, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
     return 0;
 }

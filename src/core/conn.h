@@ -56,8 +56,11 @@ void conn_set_drain(struct conn *c, size_t low, void (*drained)(struct conn *c, 
 /* Stops and resumes delivering input to the engine (backpressure). */
 void conn_pause_read(struct conn *c);
 void conn_resume_read(struct conn *c);
-/* Closes the connection when there is no input for `ms` milliseconds. */
+/* Closes the connection when there is no input for `ms` milliseconds
+ * (0: never). During a TLS handshake the handshake timeout applies instead. */
 void conn_set_idle_timeout(struct conn *c, long long ms);
+/* How long any TLS handshake may take (process-wide; default 30 s). */
+void conn_set_handshake_timeout(long long ms);
 
 /* Upgrades to TLS after the engine's "go ahead" reply has been queued; the
  * reply is sent in plaintext first. tls_ready follows, or closed on failure.

@@ -129,11 +129,13 @@ static void log_ready(struct server *srv)
     buf_free(&b);
 }
 
-static void apply_log_level(const struct config *cfg)
+/* Settings that take effect at once, at start and on every reload. */
+static void apply_runtime_settings(const struct config *cfg)
 {
     enum log_level lvl = LOG_INFO;
     log_level_parse(cfg->server_log_level, &lvl);
     log_set_level(lvl);
+    conn_set_handshake_timeout(cfg->tls_handshake_timeout);
 }
 
 /* SIGHUP: read the config and certificates again. A config that does not
@@ -178,7 +180,7 @@ static void reload(struct server *srv)
     srv->env.cfg = cfg;
     tls_server_unref(srv->env.tls);
     srv->env.tls = tls;
-    apply_log_level(cfg);
+    apply_runtime_settings(cfg);
     log_info("core", "reloaded", "file=%s", log_q(srv->file));
 }
 
@@ -269,7 +271,7 @@ int server_run(const char *config_file)
         goto out;
     }
     srv->env.cfg = srv->cfg;
-    apply_log_level(srv->cfg);
+    apply_runtime_settings(srv->cfg);
     if (config_enter_dir(srv->cfg) < 0) {
         fprintf(stderr, "outpost: %s: %s\n", srv->cfg->dir, strerror(errno));
         goto out;

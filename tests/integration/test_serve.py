@@ -332,3 +332,14 @@ def test_out_of_file_descriptors_pauses_accepting_then_recovers(make_server):
         time.sleep(0.1)
     # The pause keeps the log from flooding: far fewer lines than attempts.
     assert srv.log().count(" accept-failed ") < 200
+
+
+def test_a_client_that_never_finishes_its_handshake_is_disconnected(make_server):
+    srv = make_server()
+    srv.quickstart()
+    srv.conf.write_text(srv.conf.read_text().replace("key = tls/key.pem\n",
+                                                     "key = tls/key.pem\nhandshake_timeout = 1s\n"))
+    srv.start()
+    with socket.create_connection(("127.0.0.1", srv.port("imaps")), timeout=10) as s:
+        assert s.recv(100) == b""  # closed by the server, not by our timeout
+    srv.wait_log(" tls handshake-timeout ")
