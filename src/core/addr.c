@@ -17,7 +17,7 @@ static int parse_one(struct str tok, struct sockaddr_storage *ss, socklen_t *len
             break;
         }
     }
-    if (colon < 0) {
+    if (colon < 0 || tok.p[tok.len - 1] == ']') {
         *error_r = "an address needs a port (examples: 127.0.0.1:25, [::1]:25, *:25)";
         return -1;
     }

@@ -17,7 +17,8 @@
 
 struct arena;
 
-/* A new top-level arena. `max` caps the bytes it will hand out (0: no cap). */
+/* A new top-level arena. `max` caps the bytes it will hand out (0: no cap),
+ * counting each allocation rounded up to the alignment (16 bytes on x86-64). */
 struct arena *arena_new(size_t max);
 /* A child arena, freed together with its parent (or earlier by arena_free). */
 struct arena *arena_new_child(struct arena *parent, size_t max);

@@ -240,6 +240,24 @@ static void fail(struct parse_state *ps, int line, const char *fmt, ...)
     ps->error = b.p;
 }
 
+static bool section_exists(const char *section);
+
+/* A "[name]" line names a section we know, even when no key follows it
+ * (inih only tells us of sections through their keys). */
+static void check_section_line(struct parse_state *ps, const char *line)
+{
+    /* Only an unindented "[": an indented one continues a list ("[::1]:25"). */
+    if (*line != '[')
+        return;
+    const char *end = strchr(line, ']');
+    if (!end)
+        return; /* inih reports the syntax error */
+    char *name = xstrndup(line + 1, (size_t)(end - line - 1));
+    if (!section_exists(name))
+        fail(ps, ps->line, "unknown section [%s]", name);
+    free(name);
+}
+
 /* inih's line source: fgets over memory, counting lines. A line too long for
  * inih's buffer is an error of ours rather than a silent split. */
 static char *reader(char *str, int num, void *stream)
@@ -265,6 +283,7 @@ static char *reader(char *str, int num, void *stream)
     str[copy] = '\0';
     ps->p += len;
     ps->left -= len;
+    check_section_line(ps, str);
     return str;
 }
 
@@ -357,7 +376,9 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 1;
     int id = find_setting(section, key);
     if (id < 0) {
-        if (!section_exists(section))
+        if (!*section)
+            fail(ps, ps->line, "%s set before any [section]", key);
+        else if (!section_exists(section))
             fail(ps, ps->line, "unknown section [%s]", section);
         else
             fail(ps, ps->line, "unknown setting [%s] %s", section, key);
@@ -446,8 +467,14 @@ static void validate(struct parse_state *ps)
                     if (a.len[x] == b.len[y] && !memcmp(&a.addr[x], &b.addr[y], a.len[x])) {
                         char txt[64];
                         addr_format((struct sockaddr *)&a.addr[x], txt, sizeof(txt));
-                        fail(ps, cfg->line[i], "[listen] %s: %s is also used by [listen] %s",
-                             config_settings[i].key, txt, config_settings[j].key);
+                        /* Point at the setting the user wrote, if only one was. */
+                        int here = cfg->line[i] || !cfg->line[j] ? i : j;
+                        int other = here == i ? j : i;
+                        fail(ps, cfg->line[here], "[listen] %s: %s is also %s [listen] %s%s",
+                             config_settings[here].key, txt,
+                             cfg->line[other] ? "used by" : "the default of",
+                             config_settings[other].key,
+                             cfg->line[other] ? "" : " (set it to another address, or empty)");
                     }
         }
     }

@@ -36,7 +36,7 @@ CASES = [
     # (edit: (old, new) applied to BASE, expected line number, expected message)
     (("user = outpost\n", "user = outpost\ncolour = blue\n"), 4,
      "unknown setting [server] colour"),
-    (("[tls]\n", "[tsl]\n"), 6, "unknown section [tsl]"),
+    (("[tls]\n", "[tsl]\n"), 5, "unknown section [tsl]"),
     (("smtp = 127.0.0.1:{smtp}", "smtp = 127.0.0.1:70000"), 10,
      "[listen] smtp: port out of range 1-65535"),
     (("smtp = 127.0.0.1:{smtp}", "smtp = localhost:25"), 10,

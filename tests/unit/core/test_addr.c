@@ -190,7 +190,7 @@ static void test_errors(void)
     struct addr_list l;
     const char *err = NULL;
     CHECK_INT(addr_list_parse("[::1]", &l, &err), -1);
-    CHECK(err != NULL);
+    CHECK_STR(err, E_NOPORT);
 }
 
 static void test_limit(void)
@@ -257,6 +257,60 @@ static void test_format_round_trip(void)
     CHECK_INT(addr_port((const struct sockaddr *)&ss), 0);
 }
 
+static void test_dns_name(void)
+{
+    char l63[64], l64[65], long253[254], long254[255];
+    memset(l63, 'a', 63);
+    l63[63] = '\0';
+    memset(l64, 'b', 64);
+    l64[64] = '\0';
+    /* 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253 */
+    snprintf(long253, sizeof(long253), "%s.%s.%s.%.61s", l63, l63, l63, l63);
+    snprintf(long254, sizeof(long254), "%s.%s.%s.%.62s", l63, l63, l63, l63);
+    char with63[80], with64[80];
+    snprintf(with63, sizeof(with63), "%s.com", l63);
+    snprintf(with64, sizeof(with64), "%s.com", l64);
+    CHECK_INT(strlen(long253), 253);
+    CHECK_INT(strlen(long254), 254);
+
+    const struct {
+        const char *name;
+        const char *err; /* NULL: fine */
+    } cases[] = {
+        { "mx.example.com", NULL },
+        { "localhost", NULL },
+        { "MX-1.Example.COM", NULL },
+        { "xn--bcher-kva.example", NULL }, /* an IDNA A-label */
+        { "a", NULL },
+        { "1.2.3.4", NULL },
+        { "-", NULL },
+        { with63, NULL },
+        { long253, NULL },
+        { "", "empty" },
+        { with64, "a label is longer than 63 characters" },
+        { long254, "longer than 253 characters" },
+        { "a..b", "empty label (two dots, or a leading dot)" },
+        { ".example.com", "empty label (two dots, or a leading dot)" },
+        { ".", "empty label (two dots, or a leading dot)" },
+        { "mx.example.com.", "ends with a dot" },
+        { "mx_1.example.com", "not a host name (letters, digits, '-' and '.')" },
+        { "mx example.com", "not a host name (letters, digits, '-' and '.')" },
+        { "b\xc3\xbc" "cher.example", "not a host name (letters, digits, '-' and '.')" },
+        { "[::1]", "not a host name (letters, digits, '-' and '.')" },
+        { "host:25", "not a host name (letters, digits, '-' and '.')" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *e = addr_check_dns_name(cases[i].name);
+        if (cases[i].err) {
+            CHECK_STR(e, cases[i].err);
+        } else {
+            if (e)
+                fprintf(stderr, "  \"%s\": %s\n", cases[i].name, e);
+            CHECK(e == NULL);
+        }
+    }
+}
+
 int main(void)
 {
     RUN(test_single);
@@ -265,5 +319,6 @@ int main(void)
     RUN(test_errors);
     RUN(test_limit);
     RUN(test_format_round_trip);
+    RUN(test_dns_name);
     return TEST_DONE();
 }
