@@ -5,11 +5,15 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 
 int main(int argc, char **argv)
 {
+    /* Nothing outpost writes is for the world: mail, keys, the database.
+     * Group read keeps files made by root readable to the server's group. */
+    umask(027);
     if (argc < 2)
         return usage_error(NULL, "no command given");
     const char *cmd = argv[1];
@@ -29,7 +33,13 @@ int main(int argc, char **argv)
         return cmd_serve(sub_argc, sub_argv);
     if (!strcmp(cmd, "config"))
         return cmd_config(sub_argc, sub_argv);
-    static const char *const unbuilt[] = { "account", "alias", "domain", "queue", "check" };
+    if (!strcmp(cmd, "domain"))
+        return cmd_domain(sub_argc, sub_argv);
+    if (!strcmp(cmd, "account"))
+        return cmd_account(sub_argc, sub_argv);
+    if (!strcmp(cmd, "alias"))
+        return cmd_alias(sub_argc, sub_argv);
+    static const char *const unbuilt[] = { "queue", "check" };
     for (size_t i = 0; i < sizeof(unbuilt) / sizeof(unbuilt[0]); i++)
         if (!strcmp(cmd, unbuilt[i]))
             return cmd_unbuilt(cmd, sub_argc, sub_argv);

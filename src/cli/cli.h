@@ -15,6 +15,9 @@
 int cmd_quickstart(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_domain(int argc, char **argv);
+int cmd_account(int argc, char **argv);
+int cmd_alias(int argc, char **argv);
 /* account, alias, domain, queue, check: parsed and reported as not built. */
 int cmd_unbuilt(const char *name, int argc, char **argv);
 
@@ -29,5 +32,16 @@ int wants_help(int argc, char **argv);
 const char *config_path_from_args(int *argc, char **argv);
 
 #define OUTPOST_DEFAULT_CONFIG "/etc/outpost/outpost.conf"
+
+struct config;
+struct store;
+/* For commands that work on the data: loads the config, enters its
+ * directory, drops root like serve does (so that every file made belongs to
+ * the server's user) and opens the store. Prints the problem and returns 1
+ * on failure, else 0. */
+int cli_open_store(const char *config_file, struct config **cfg, struct store **store);
+void cli_close_store(struct config *cfg, struct store *store);
+/* Reads a password: one line from standard input (--password-stdin). */
+int cli_read_password(char *out, size_t outlen);
 
 #endif

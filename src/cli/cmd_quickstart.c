@@ -12,7 +12,10 @@
 
 #include "cli/cli.h"
 #include "core/addr.h"
+#include "auth/password.h"
+#include "core/config.h"
 #include "core/privdrop.h"
+#include "store/store.h"
 #include "core/str.h"
 #include "core/tls.h"
 
@@ -117,6 +120,39 @@ static int mkdir_p(const char *path, mode_t mode)
     int r = mkdir(p, mode);
     free(p);
     return r < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Adds the domain and the admin account with a generated password (written
+ * to password, 32 bytes), as the server's user (cli_open_store drops root),
+ * so that the database belongs to it. */
+static int make_domain_and_admin(const char *conf_path, const char *domain,
+                                 const char *admin_addr, char *password)
+{
+    struct config *cfg;
+    struct store *st;
+    if (cli_open_store(conf_path, &cfg, &st))
+        return -1;
+    char *err = NULL;
+    int r = -1;
+    if (store_domain_add(st, domain, &err) != STORE_OK)
+        goto out;
+    struct auth_credentials cred;
+    const char *why;
+    auth_password_generate(password, 20);
+    if (auth_credentials_make(password, strlen(password), &cred, &why) < 0) {
+        err = xstrdup(why);
+        goto out;
+    }
+    int sr = store_account_add(st, admin_addr, "Administrator", &cred, 0, NULL, &err);
+    auth_wipe(&cred, sizeof(cred));
+    if (sr == STORE_OK)
+        r = 0;
+out:
+    if (r < 0)
+        fprintf(stderr, "outpost quickstart: %s\n", err);
+    free(err);
+    cli_close_store(cfg, st);
+    return r;
 }
 
 int cmd_quickstart(int argc, char **argv)
@@ -246,7 +282,9 @@ int cmd_quickstart(int argc, char **argv)
     cert = xasprintf("%s/cert.pem", tls_dir);
     key = xasprintf("%s/key.pem", tls_dir);
     data = xasprintf("%s/data", dir);
-    if (mkdir_p(dir, 0755) < 0 || mkdir_p(tls_dir, 0750) < 0 || mkdir_p(data, 0700) < 0) {
+    struct stat dst;
+    bool dir_is_new = stat(dir, &dst) < 0;
+    if (mkdir_p(dir, 0750) < 0 || mkdir_p(tls_dir, 0750) < 0 || mkdir_p(data, 0700) < 0) {
         fprintf(stderr, "outpost quickstart: cannot make %s: %s\n", dir, strerror(errno));
         goto free_hosts;
     }
@@ -261,8 +299,12 @@ int cmd_quickstart(int argc, char **argv)
     if (root) {
         /* The key stays root's but readable by the server's group, so a
          * SIGHUP after the privilege drop can still reload it. */
-        if (chown(tls_dir, 0, gid) < 0 || chown(key, 0, gid) < 0 || chmod(key, 0640) < 0 ||
-            chown(data, uid, gid) < 0) {
+        /* DIR itself: the server's group may enter it (the server stands
+         * in it after dropping root) but not change it. */
+        if ((dir_is_new && chown(dir, 0, gid) < 0) || chown(tls_dir, 0, gid) < 0 ||
+            chown(key, 0, gid) < 0 ||
+            chmod(key, 0640) < 0 ||
+            chown(cert, 0, gid) < 0 || chown(data, uid, gid) < 0) {
             fprintf(stderr, "outpost quickstart: cannot set owners in %s: %s\n", dir,
                     strerror(errno));
             goto free_hosts;
@@ -295,6 +337,14 @@ int cmd_quickstart(int argc, char **argv)
     fsync_dir(tls_dir);
     fsync_dir(dir);
 
+    /* The domain and the administrator, made as the server's user so that
+     * the database belongs to it. The process ends soon after: dropping
+     * root here costs nothing. */
+    char admin_addr[512], password[32];
+    snprintf(admin_addr, sizeof(admin_addr), "%s@%s", admin, domain);
+    if (make_domain_and_admin(conf_path, domain, admin_addr, password) < 0)
+        goto free_hosts;
+
     printf("Wrote %s for %s (host name %s).\n\n", conf_path, domain, hostname);
     printf("Listeners:\n");
     for (size_t i = 0; i < QS_NLISTENERS; i++)
@@ -304,9 +354,10 @@ int cmd_quickstart(int argc, char **argv)
            "replace it with one from a certificate authority ([tls] cert and key).\n",
            cert);
     printf("\nStart the server:\n  outpost serve -c %s\n", conf_path);
-    printf("\nAccounts (%s@%s and others) and the DNS records to publish come with\n"
-           "the mail store and email authentication, which are not built yet.\n",
-           admin, domain);
+    printf("\nAdministrator: %s\nPassword (shown only now): %s\n", admin_addr, password);
+    printf("\nMore accounts: outpost account add NAME@%s -c %s\n", domain, conf_path);
+    printf("The DNS records to publish come with email authentication, not built yet.\n");
+    auth_wipe(password, sizeof(password));
     rc = 0;
 free_hosts:
     for (int j = 0; j < nhosts; j++)

@@ -10,9 +10,6 @@ static const struct {
     const char *subs[8]; /* accepted first words; empty: any */
     const char *what;
 } unbuilt[] = {
-    { "account", { "add", "del", "list", "passwd" }, "accounts arrive with the mail store" },
-    { "alias", { "add", "del", "list" }, "aliases arrive with the mail store" },
-    { "domain", { "add", "del", "list", "dns" }, "domains arrive with the mail store" },
     { "queue", { "list", "show", "retry", "hold", "release", "drop" },
       "the queue arrives with outbound delivery" },
     { "check", { NULL }, "DNS checks arrive with email authentication" },

@@ -40,9 +40,29 @@ static const struct {
       "Runs the mail server in the foreground, logging to stderr. SIGTERM or SIGINT\n"
       "stop it gracefully; SIGHUP reloads the config and certificates.\n" },
     { "account",
-      "usage: outpost account add|del|list|passwd [ADDRESS] [--password-stdin] [-c FILE]\n" },
-    { "alias", "usage: outpost alias add|del|list [ALIAS [TARGET...]] [-c FILE]\n" },
-    { "domain", "usage: outpost domain add|del|list|dns [DOMAIN] [-c FILE]\n" },
+      "usage: outpost account add ADDRESS [--password-stdin] [--name NAME] [--quota SIZE]\n"
+      "       outpost account passwd ADDRESS [--password-stdin]\n"
+      "       outpost account del ADDRESS\n"
+      "       outpost account list [DOMAIN]\n"
+      "\n"
+      "Without --password-stdin, a password is generated and printed once.\n"
+      "--quota takes a size (512M, 2G; 0: no limit); default: [store] default_quota.\n" },
+    { "alias",
+      "usage: outpost alias add ALIAS TARGET...\n"
+      "       outpost alias del ALIAS [TARGET...]\n"
+      "       outpost alias list [DOMAIN]\n"
+      "\n"
+      "ALIAS is local@domain in one of our domains, or @domain for the domain's\n"
+      "catch-all. TARGETs are accounts, other aliases or external addresses.\n"
+      "del without TARGETs deletes the alias.\n" },
+    { "domain",
+      "usage: outpost domain add DOMAIN\n"
+      "       outpost domain del DOMAIN\n"
+      "       outpost domain list\n"
+      "       outpost domain dns DOMAIN\n"
+      "\n"
+      "Internationalised names are accepted and kept in their ASCII form.\n"
+      "del refuses while the domain has accounts or aliases.\n" },
     { "queue", "usage: outpost queue list|show|retry|hold|release|drop [ID] [-c FILE]\n" },
     { "check", "usage: outpost check [DOMAIN] [-c FILE]\n" },
     { "config",

@@ -40,6 +40,18 @@ static const char *v_user(const struct config *cfg, const char *v, struct buf *w
     return NULL;
 }
 
+static const char *v_separators(const struct config *cfg, const char *v, struct buf *why)
+{
+    (void)cfg;
+    (void)why;
+    if (strlen(v) > 8)
+        return "at most 8 characters";
+    for (const char *c = v; *c; c++)
+        if (!strchr("+-_=#~%", *c))
+            return "use characters from + - _ = # ~ %";
+    return NULL;
+}
+
 static const char *v_log_level(const struct config *cfg, const char *v, struct buf *why)
 {
     (void)cfg;

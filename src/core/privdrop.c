@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -21,20 +22,24 @@ int privdrop_lookup(const char *user, unsigned *uid, unsigned *gid)
 
 int privdrop(const struct config *cfg, char **error_r)
 {
+    char where[512], what[600];
+    config_where(cfg, CFG_ID_server_user, where, sizeof(where));
+    snprintf(what, sizeof(what), "%s: [server] user", where);
+    return privdrop_to_user(cfg->server_user, what, error_r);
+}
+
+int privdrop_to_user(const char *user, const char *where, char **error_r)
+{
     if (geteuid() != 0)
         return 0;
-    char where[512];
-    config_where(cfg, CFG_ID_server_user, where, sizeof(where));
-    const char *user = cfg->server_user;
     unsigned uid, gid;
     if (privdrop_lookup(user, &uid, &gid) < 0) {
-        *error_r = xasprintf("%s: [server] user: no such user '%s' (create it, e.g. useradd "
-                             "--system %s, or name another)", where, user, user);
+        *error_r = xasprintf("%s: no such user '%s' (create it, e.g. useradd --system %s, or "
+                             "name another)", where, user, user);
         return -1;
     }
     if (uid == 0) {
-        *error_r = xasprintf("%s: [server] user: '%s' is root; name an unprivileged user", where,
-                             user);
+        *error_r = xasprintf("%s: '%s' is root; name an unprivileged user", where, user);
         return -1;
     }
     gid_t g = gid;

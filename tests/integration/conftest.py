@@ -7,11 +7,13 @@ server that exits non-zero (a sanitizer report, a leak) fails the test.
 """
 import os
 import random
+import shutil
 import re
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -172,12 +174,26 @@ def _finish(request, servers):
 
 
 @pytest.fixture
-def make_server(tmp_path, request):
+def server_root():
+    """A directory for servers that the unprivileged `outpost` user can reach.
+
+    pytest's tmp_path sits below a root-only (0700) directory; a server started
+    as root drops to `outpost`, and SQLite opens its files by absolute path, so
+    every directory above the data must be searchable, as in a real install.
+    """
+    d = Path(tempfile.mkdtemp(prefix="outpost-test-"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def make_server(server_root, request):
     """A factory: make_server() -> a quickstarted Server, not started."""
     servers = []
 
     def make(name="srv", **kw):
-        srv = Server(tmp_path / name, free_port_base(), **kw)
+        srv = Server(server_root / name, free_port_base(), **kw)
         servers.append(srv)
         return srv
 

@@ -35,8 +35,6 @@ def test_every_command_has_help(cmd):
 
 
 @pytest.mark.parametrize("args", [
-    ["account", "add", "alice@example.test"],
-    ["alias", "list"],
     ["domain", "dns", "example.test"],
     ["queue", "list"],
     ["check", "example.test"],
