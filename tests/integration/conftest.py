@@ -50,6 +50,9 @@ def run_cli(*args, input=None, env=None, timeout=30):
 
 def port_free(port, host="127.0.0.1"):
     with socket.socket() as s:
+        # As the server does: connections it closed linger in TIME_WAIT on its
+        # ports, and must not make a port look taken.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -60,7 +63,7 @@ def port_free(port, host="127.0.0.1"):
 def free_port_base():
     """A base N such that every listener port N+offset is free on 127.0.0.1."""
     for _ in range(200):
-        base = random.randrange(20000, 60000, 1000)
+        base = random.randrange(20000, 64000, 10)
         if all(port_free(base + off) for off in PORT_OFFSETS.values()):
             return base
     raise RuntimeError("no free port base")
