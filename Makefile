@@ -9,7 +9,7 @@
 SECS ?= 20
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all deps build run check unit asan fuzz fuzz-build integration docs clean
+.PHONY: all deps build run check unit asan-build asan fuzz fuzz-build integration docs clean
 
 all: build
 
@@ -27,10 +27,12 @@ run: deps
 unit: build
 	meson test -C build --print-errorlogs
 
-asan:
+asan-build:
 	@test -f build-asan/build.ninja || meson setup build-asan --buildtype=debug \
 		-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
 	ninja -C build-asan
+
+asan: asan-build
 	meson test -C build-asan --print-errorlogs
 
 fuzz-build:
@@ -41,7 +43,7 @@ fuzz-build:
 fuzz: fuzz-build
 	@bash scripts/fuzz.sh build-fuzz $(SECS)
 
-integration: build asan
+integration: build asan-build
 	OUTPOST_BIN=$(CURDIR)/build-asan/outpost $(PYTEST) -q tests/integration
 
 docs: build

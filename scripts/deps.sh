@@ -65,6 +65,18 @@ fi
 cleanup() { [ "$ours" = 1 ] && $SUDO rm -f "$policy"; }
 trap cleanup EXIT
 
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The peer servers' own services stay off after a reboot too: tests run
+# their own instances, and the real ports belong to outpost. Only the units
+# of packages this run installed are touched.
+if command -v systemctl >/dev/null 2>&1; then
+    for p in "${missing[@]}"; do
+        case "$p" in
+            postfix) $SUDO systemctl disable --now postfix.service >/dev/null 2>&1 || true ;;
+            dovecot-imapd|dovecot-pop3d) $SUDO systemctl disable --now dovecot.service >/dev/null 2>&1 || true ;;
+        esac
+    done
+fi
 echo "deps: done"

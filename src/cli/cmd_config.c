@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/tls.h"
 
 int cmd_config(int argc, char **argv)
 {
@@ -35,6 +36,16 @@ int cmd_config(int argc, char **argv)
             free(err);
             return 1;
         }
+        /* Load the certificates too, as serve would (ciphers, key/cert pairs,
+         * passphrases): what check accepts, serve must accept. */
+        struct tls_server *tls = NULL;
+        if (config_enter_dir(cfg) < 0 || !(tls = tls_server_new(cfg, &err))) {
+            fprintf(stderr, "outpost: %s\n", err ? err : "cannot enter the config's directory");
+            free(err);
+            config_free(cfg);
+            return 1;
+        }
+        tls_server_unref(tls);
         printf("%s: ok\n", file);
         config_free(cfg);
         return 0;

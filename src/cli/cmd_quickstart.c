@@ -72,8 +72,9 @@ static char *listen_host(const char *ip)
 static int write_file_atomic(const char *path, const char *text, mode_t mode)
 {
     char *tmp = xasprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    int ok = fd >= 0;
+    unlink(tmp); /* a stale one from a crash, whatever its mode */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int ok = fd >= 0 && fchmod(fd, mode) == 0; /* exactly `mode`, whatever the umask */
     size_t len = strlen(text), off = 0;
     while (ok && off < len) {
         ssize_t n = write(fd, text + off, len - off);
@@ -118,6 +119,8 @@ static int mkdir_p(const char *path, mode_t mode)
         *s = '/';
     }
     int r = mkdir(p, mode);
+    if (r == 0)
+        r = chmod(p, mode); /* exactly `mode`, whatever the umask */
     free(p);
     return r < 0 && errno != EEXIST ? -1 : 0;
 }
@@ -194,13 +197,19 @@ int cmd_quickstart(int argc, char **argv)
                 rc = usage_error("quickstart", "at most %d --listen addresses", QS_MAX_LISTEN);
                 goto out;
             }
+            for (int i = 0; i < nlisten; i++) {
+                if (!strcmp(listen[i], optarg)) {
+                    rc = usage_error("quickstart", "--listen %s is given twice", optarg);
+                    goto out;
+                }
+            }
             listen[nlisten++] = optarg;
             break;
         case 'p': {
             char *end;
             errno = 0;
             port_base = strtol(optarg, &end, 10);
-            if (errno || *end || port_base < 0 || port_base > 65535 - 995) {
+            if (errno || end == optarg || *end || port_base < 0 || port_base > 65535 - 995) {
                 rc = usage_error("quickstart", "--port-base must be 0 to %d", 65535 - 995);
                 goto out;
             }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,18 +71,23 @@ static const char *v_tls_version(const struct config *cfg, const char *v, struct
 static const char *check_readable(const struct config *cfg, const char *path, struct buf *why)
 {
     char *full = (path[0] == '/' || !cfg->dir) ? xstrdup(path) : xasprintf("%s/%s", cfg->dir, path);
-    int fd = open(full, O_RDONLY | O_CLOEXEC);
+    /* stat first: opening a FIFO or a device named here would block or
+     * have effects. */
+    struct stat st;
+    int r = stat(full, &st);
     int err = errno;
-    free(full);
-    if (fd < 0) {
-        buf_printf(why, "%s: %s", path, strerror(err));
+    if (r == 0 && !S_ISREG(st.st_mode)) {
+        free(full);
+        buf_printf(why, "%s: not a regular file", path);
         return buf_cstr(why);
     }
-    struct stat st;
-    int r = fstat(fd, &st);
-    close(fd);
-    if (r == 0 && !S_ISREG(st.st_mode)) {
-        buf_printf(why, "%s: not a regular file", path);
+    if (r == 0 && access(full, R_OK) < 0) {
+        r = -1;
+        err = errno;
+    }
+    free(full);
+    if (r < 0) {
+        buf_printf(why, "%s: %s", path, strerror(err));
         return buf_cstr(why);
     }
     return NULL;
@@ -268,6 +274,7 @@ static void check_section_line(struct parse_state *ps, const char *line)
     if (!section_exists(name))
         fail(ps, ps->line, "unknown section [%s]", name);
     free(name);
+    ps->last_id = -1; /* nothing continues across a section header */
 }
 
 /* inih's line source: fgets over memory, counting lines. A line too long for
@@ -398,6 +405,21 @@ static int handler(void *user, const char *section, const char *key, const char 
     }
     const struct config_setting *s = &config_settings[id];
     if (ps->cont && id == ps->last_id) {
+        /* "  imap = ..." indented by mistake reads as a continuation. */
+        const char *eq = strchr(value, '=');
+        if (eq) {
+            char *k = xstrndup(value, (size_t)(eq - value));
+            char *kt = k + strspn(k, " \t");
+            for (size_t n = strlen(kt); n && (kt[n - 1] == ' ' || kt[n - 1] == '\t'); n--)
+                kt[n - 1] = '\0';
+            bool is_key = find_setting(section, kt) >= 0;
+            free(k);
+            if (is_key) {
+                fail(ps, ps->line, "[%s] an indented setting reads as a continuation of %s "
+                                   "(remove the leading spaces)", section, key);
+                return 1;
+            }
+        }
         if (s->type != CFG_LIST) {
             fail(ps, ps->line, "[%s] %s: only a list continues on an indented line", section, key);
             return 1;
@@ -439,6 +461,30 @@ static void set_defaults(struct config *cfg)
     }
 }
 
+static bool is_any(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* Whether two listen addresses would compete for one port: the same, or a
+ * wildcard and anything of its family ("*" covers IPv4 too). */
+static bool addrs_overlap(const struct addr_list *a, int x, const struct addr_list *b, int y)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&a->addr[x];
+    const struct sockaddr *sb = (const struct sockaddr *)&b->addr[y];
+    if (addr_port(sa) != addr_port(sb))
+        return false;
+    if (a->len[x] == b->len[y] && !memcmp(sa, sb, a->len[x]))
+        return true;
+    bool same_family = sa->sa_family == sb->sa_family;
+    if ((is_any(&a->addr[x]) && (same_family || a->wildcard[x])) ||
+        (is_any(&b->addr[y]) && (same_family || b->wildcard[y])))
+        return true;
+    return false;
+}
+
 static void validate(struct parse_state *ps)
 {
     struct config *cfg = ps->cfg;
@@ -476,7 +522,7 @@ static void validate(struct parse_state *ps)
                 continue;
             for (int x = 0; x < a.n; x++)
                 for (int y = 0; y < b.n; y++)
-                    if (a.len[x] == b.len[y] && !memcmp(&a.addr[x], &b.addr[y], a.len[x])) {
+                    if (addrs_overlap(&a, x, &b, y)) {
                         char txt[64];
                         addr_format((struct sockaddr *)&a.addr[x], txt, sizeof(txt));
                         /* Point at the setting the user wrote, if only one was. */

@@ -34,6 +34,8 @@ struct conn {
     long long idle_ms;  /* the engine's idle timeout, restored after a handshake */
     bool closing;       /* close once output is flushed */
     bool closed;        /* closed; free when the callback depth drops to 0 */
+    bool notified;      /* TLS close_notify sent */
+    bool draining_under; /* waiting for the socket layer under STARTTLS to drain */
     int depth;          /* nesting of our callbacks into the engine */
     char *close_reason;
     char id[16];
@@ -163,6 +165,46 @@ static bool leave(struct conn *c)
     return c->closed;
 }
 
+static void under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
+
+/* A closing conn whose own output is empty: say goodbye at the TLS level
+ * and close once the bytes are on the wire. After STARTTLS, the TLS layer
+ * hands its bytes to the socket layer below it; those must drain too, or the
+ * last reply (SMTP 221, IMAP BYE) would be freed unsent. */
+static void close_when_drained(struct conn *c)
+{
+    if (c->closed)
+        return;
+    if (c->ssl && !c->tls_handshaking && !c->notified) {
+        c->notified = true;
+        SSL_shutdown(c->ssl); /* queues close_notify; the peer's is not awaited */
+        ERR_clear_error();
+    }
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    if (under) {
+        struct evbuffer *out = bufferevent_get_output(under);
+        if (evbuffer_get_length(out) > 0) {
+            if (!c->draining_under) {
+                c->draining_under = true;
+                evbuffer_add_cb(out, under_drained, c);
+            }
+            return;
+        }
+    }
+    finish(c, c->close_reason ? c->close_reason : "closed");
+}
+
+static void under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)info;
+    struct conn *c = arg;
+    if (evbuffer_get_length(buf) == 0 && !c->closed) {
+        c->depth++;
+        finish(c, c->close_reason ? c->close_reason : "closed");
+        leave(c);
+    }
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
@@ -186,8 +228,8 @@ static void write_cb(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     size_t left = evbuffer_get_length(bufferevent_get_output(bev));
     c->depth++;
-    if (c->closing && left == 0) {
-        finish(c, c->close_reason ? c->close_reason : "closed");
+    if (c->closing && left == 0 && !c->tls_handshaking) {
+        close_when_drained(c);
     } else if (c->drained && left <= c->drain_low) {
         void (*fn)(struct conn *, void *) = c->drained;
         c->drained = NULL;
@@ -207,8 +249,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         apply_timeout(c, c->idle_ms);
         log_debug("tls", "handshake", "session=%s peer=%s version=%s cipher=%s", c->id, c->peer,
                   tls_version_name(c->ssl), tls_cipher_name(c->ssl));
-        if (was_starttls && c->h && c->h->tls_ready)
+        if (c->closing) {
+            /* Closed before the handshake ended: send what is queued, then go. */
+            if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+                close_when_drained(c);
+        } else if (was_starttls && c->h && c->h->tls_ready) {
             c->h->tls_ready(c, c->ctx);
+        }
     } else if (what & BEV_EVENT_TIMEOUT) {
         if (c->tls_handshaking)
             log_info("tls", "handshake-timeout", "session=%s peer=%s", c->id, c->peer);
@@ -306,6 +353,8 @@ int conn_starttls(struct conn *c, SSL *ssl)
         return -1;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+    /* The plaintext layer's idle timer would still fire under the TLS one. */
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
     c->bev = tls;
     c->ssl = ssl;
     c->tls_handshaking = true;
@@ -334,7 +383,7 @@ void conn_close_after_flush(struct conn *c, const char *reason)
     bufferevent_disable(c->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->tls_handshaking) {
         c->depth++;
-        finish(c, reason);
+        close_when_drained(c);
         leave(c);
     } else {
         /* write_cb fires when the output buffer drains to 0. */
@@ -383,10 +432,17 @@ void conn_shutdown_all(void)
 {
     /* An engine may close its connection from the callback: walk with care. */
     struct conn *c = conns;
-    while (c) {
-        struct conn *next = c->next;
+    if (c)
         c->depth++;
-        if (!c->closed && !c->closing) {
+    while (c) {
+        /* Pin the next one too: this one's callback may close it. */
+        struct conn *next = c->next;
+        if (next)
+            next->depth++;
+        if (!c->closed && c->tls_handshaking) {
+            /* No session has begun on it: nothing to say goodbye to. */
+            finish(c, "shutdown");
+        } else if (!c->closed && !c->closing) {
             if (c->h && c->h->shutdown)
                 c->h->shutdown(c, c->ctx);
             else
@@ -401,8 +457,10 @@ void conn_close_all(const char *reason)
 {
     while (conns) {
         struct conn *c = conns;
+        if (c->depth > 0)
+            abort(); /* a bug: called from inside a connection's callback */
         if (c->closed) {
-            conn_destroy(c); /* a stale entry would only be freed later */
+            conn_destroy(c);
             continue;
         }
         conn_close(c, reason);
@@ -412,4 +470,27 @@ void conn_close_all(const char *reason)
 int conn_count(void)
 {
     return nconns;
+}
+
+static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family)
+        return false;
+    if (a->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->sa_family == AF_INET6)
+        return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+    return false;
+}
+
+int conn_count_peer(const struct sockaddr *peer)
+{
+    /* A walk of the list: bounded by max_connections, and only on accept. */
+    int n = 0;
+    for (struct conn *c = conns; c; c = c->next)
+        if (!c->closed && same_ip((const struct sockaddr *)&c->peer_addr, peer))
+            n++;
+    return n;
 }

@@ -87,5 +87,7 @@ void conn_shutdown_all(void);
 /* Closes every connection still open. */
 void conn_close_all(const char *reason);
 int conn_count(void);
+/* Open connections from the same IP address as `peer` (any port). */
+int conn_count_peer(const struct sockaddr *peer);
 
 #endif

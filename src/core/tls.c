@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +124,36 @@ static void collect_names(struct tls_cert *c)
     GENERAL_NAMES_free(sans);
 }
 
+/* A key with a passphrase would make OpenSSL ask on the terminal, freezing
+ * the event loop: refuse it instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return 0;
+}
+
+/* Whether a PEM key file is passphrase-protected (PKCS#8 or the old
+ * "Proc-Type: 4,ENCRYPTED" form), to say so instead of OpenSSL's error. */
+static bool pem_is_encrypted(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    char line[256];
+    bool enc = false;
+    for (int i = 0; i < 4 && fgets(line, sizeof(line), f); i++)
+        if (strstr(line, "ENCRYPTED"))
+            enc = true;
+    fclose(f);
+    return enc;
+}
+
 static int load_cert(struct tls_cert *c, const struct config *cfg, const char *cert,
-                     const char *key, enum config_id where_id, char **error_r)
+                     const char *key, enum config_id where_id, enum config_id key_id,
+                     char **error_r)
 {
     char where[512], err[256];
     config_where(cfg, where_id, where, sizeof(where));
@@ -138,13 +167,18 @@ static int load_cert(struct tls_cert *c, const struct config *cfg, const char *c
     SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                     SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(c->ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_dh_auto(c->ctx, 1);
+    SSL_CTX_set_default_passwd_cb(c->ctx, no_passphrase);
+    char cwhere[512];
     if (SSL_CTX_set_cipher_list(c->ctx, cfg->tls_ciphers) != 1) {
-        *error_r = xasprintf("%s: [tls] ciphers: no usable cipher in the list (%s)", cfg->file,
+        *error_r = xasprintf("%s: [tls] ciphers: no usable cipher in the list (%s)",
+                             config_where(cfg, CFG_ID_tls_ciphers, cwhere, sizeof(cwhere)),
                              tls_last_error(err, sizeof(err)));
         return -1;
     }
     if (SSL_CTX_set_ciphersuites(c->ctx, cfg->tls_ciphersuites) != 1) {
-        *error_r = xasprintf("%s: [tls] ciphersuites: no usable suite in the list (%s)", cfg->file,
+        *error_r = xasprintf("%s: [tls] ciphersuites: no usable suite in the list (%s)",
+                             config_where(cfg, CFG_ID_tls_ciphersuites, cwhere, sizeof(cwhere)),
                              tls_last_error(err, sizeof(err)));
         return -1;
     }
@@ -154,13 +188,21 @@ static int load_cert(struct tls_cert *c, const struct config *cfg, const char *c
         return -1;
     }
     if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1) {
-        *error_r = xasprintf("%s: [%s] %s: cannot load private key %s: %s", where, s->section,
-                             s->key, key, tls_last_error(err, sizeof(err)));
+        tls_last_error(err, sizeof(err));
+        const struct config_setting *ks = &config_settings[key_id];
+        config_where(cfg, key_id, where, sizeof(where));
+        *error_r = xasprintf("%s: [%s] %s: cannot load private key %s: %s", where, ks->section,
+                             ks->key, key,
+                             pem_is_encrypted(key) ? "it is protected by a passphrase, which outpost cannot "
+                                         "ask for (decrypt it: openssl pkey -in KEY -out KEY)"
+                                       : err);
         return -1;
     }
     if (SSL_CTX_check_private_key(c->ctx) != 1) {
+        const struct config_setting *ks = &config_settings[key_id];
+        config_where(cfg, key_id, where, sizeof(where));
         *error_r = xasprintf("%s: [%s] %s: %s does not belong to certificate %s", where,
-                             s->section, s->key, key, cert);
+                             ks->section, ks->key, key, cert);
         ERR_clear_error();
         return -1;
     }
@@ -178,7 +220,8 @@ struct tls_server *tls_server_new(const struct config *cfg, char **error_r)
 
     struct tls_server *t = xcalloc(1, sizeof(*t));
     atomic_init(&t->refs, 1);
-    if (load_cert(&t->def, cfg, cfg->tls_cert, cfg->tls_key, CFG_ID_tls_cert, error_r) < 0)
+    if (load_cert(&t->def, cfg, cfg->tls_cert, cfg->tls_key, CFG_ID_tls_cert, CFG_ID_tls_key,
+                  error_r) < 0)
         goto fail;
 
     /* extra_certs: "CERT:KEY CERT:KEY ..." (validated by the config). */
@@ -194,7 +237,8 @@ struct tls_server *tls_server_new(const struct config *cfg, char **error_r)
             int r = -1;
             if (colon) {
                 *colon = '\0';
-                r = load_cert(c, cfg, pair, colon + 1, CFG_ID_tls_extra_certs, error_r);
+                r = load_cert(c, cfg, pair, colon + 1, CFG_ID_tls_extra_certs,
+                              CFG_ID_tls_extra_certs, error_r);
             }
             free(pair);
             if (r < 0)
@@ -237,7 +281,12 @@ static int write_pem(const char *path, mode_t mode, int (*writer)(FILE *, void *
                      char **error_r)
 {
     char *tmp = xasprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    unlink(tmp); /* a stale one from a crash, whatever its mode */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd >= 0 && fchmod(fd, mode) < 0) { /* exactly `mode`, whatever the umask */
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0) {
         *error_r = xasprintf("%s: %s", tmp, strerror(errno));
         free(tmp);
@@ -296,7 +345,12 @@ int tls_write_self_signed(const char *hostname, const char *cert_path, const cha
     X509_gmtime_adj(X509_getm_notBefore(x), -3600);
     X509_gmtime_adj(X509_getm_notAfter(x), 2L * 365 * 24 * 3600);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)hostname, -1, -1, 0);
+    /* A CN holds at most 64 characters; a longer host name goes only in the
+     * subjectAltName, which is then critical (RFC 5280 §4.2.1.6). */
+    bool cn = strlen(hostname) <= 64;
+    if (cn && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                         (const unsigned char *)hostname, -1, -1, 0) != 1)
+        goto openssl_fail;
     X509_set_issuer_name(x, name);
     if (X509_set_pubkey(x, pkey) != 1)
         goto openssl_fail;
@@ -304,7 +358,7 @@ int tls_write_self_signed(const char *hostname, const char *cert_path, const cha
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    char *san = xasprintf("DNS:%s", hostname);
+    char *san = xasprintf("%sDNS:%s", cn ? "" : "critical,", hostname);
     const char *exts[][2] = {
         { "subjectAltName", san },
         { "basicConstraints", "critical,CA:FALSE" },

@@ -23,6 +23,7 @@ struct job {
 struct workers {
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    pthread_cond_t finished;   /* a job reached the done list */
     struct job *queue_head, *queue_tail; /* waiting to run */
     struct job *done_head, *done_tail;   /* finished, `done` not yet run */
     int busy;
@@ -62,6 +63,7 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&w->lock);
         push(&w->done_head, &w->done_tail, j);
+        pthread_cond_signal(&w->finished);
         uint64_t one = 1;
         ssize_t r = write(w->efd, &one, sizeof(one));
         (void)r; /* a full counter already means "wake up" */
@@ -103,6 +105,7 @@ struct workers *workers_new(struct event_base *base, int threads)
     struct workers *w = xcalloc(1, sizeof(*w));
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->finished, NULL);
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->efd < 0) {
         log_error("core", "workers-failed", "error=%s", log_q(strerror(errno)));
@@ -148,6 +151,18 @@ void workers_free(struct workers *w)
 {
     if (!w)
         return;
+    /* Run everything to the end first, including jobs that `done`
+     * callbacks submit in turn (an fsync after a write, say). */
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (w->busy > 0 && !w->done_head)
+            pthread_cond_wait(&w->finished, &w->lock);
+        bool idle = w->busy == 0;
+        pthread_mutex_unlock(&w->lock);
+        if (idle)
+            break;
+        run_done(w);
+    }
     pthread_mutex_lock(&w->lock);
     w->stop = true;
     pthread_cond_broadcast(&w->cond);
@@ -159,6 +174,7 @@ void workers_free(struct workers *w)
     close(w->efd);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->finished);
     free(w->threads);
     free(w);
 }

@@ -6,6 +6,10 @@
  * `done` runs. `work` runs on a pool thread and must touch nothing that the
  * loop owns; it communicates only through its `arg`.
  *
+ * A session with a job outstanding must stay allocated until the job's `done`
+ * has run, even when its connection closes meanwhile: mark it closed and
+ * free it in `done`.
+ *
  * Owns: its threads and queued jobs.
  */
 #ifndef OUTPOST_CORE_WORKERS_H
@@ -21,7 +25,8 @@ void workers_submit(struct workers *w, void (*work)(void *arg), void (*done)(voi
                     void *arg);
 /* Jobs queued or running. */
 int workers_busy(struct workers *w);
-/* Finishes every queued job, runs their `done` callbacks, stops the threads. */
+/* Finishes every queued job and runs its `done` (jobs that a `done` submits
+ * too), then stops the threads. */
 void workers_free(struct workers *w);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -57,12 +58,19 @@ static void on_accept(void *ctx, int fd, const struct sockaddr *peer, socklen_t 
             return;
         }
     }
+    /* Counted before this one joins the list. */
+    int total = conn_count(), from_peer = conn_count_peer(peer);
     struct conn *c = conn_new(srv->env.base, fd, peer, peerlen, ssl);
     if (!c)
         return;
     log_debug(b->svc->name, "connect", "session=%s peer=%s listener=%s", conn_id(c), conn_peer(c),
               listener_name(b->l));
-    b->svc->start(c, b->svc, &srv->env);
+    if (total >= srv->cfg->server_max_connections)
+        refuse_busy(c, b->svc, &srv->env, "max_connections");
+    else if (from_peer >= srv->cfg->server_max_connections_per_ip)
+        refuse_busy(c, b->svc, &srv->env, "max_connections_per_ip");
+    else
+        b->svc->start(c, b->svc, &srv->env);
 }
 
 static void close_listeners(struct server *srv)
@@ -145,7 +153,7 @@ static void reload(struct server *srv)
     char *err = NULL;
     struct config *cfg = config_load(srv->file_in_dir, &err);
     if (!cfg) {
-        log_error("core", "reload-failed", "error=%s", log_q(err));
+        log_error("core", "reload-failed", "file=%s error=%s", log_q(srv->file), log_q(err));
         free(err);
         return;
     }
@@ -153,7 +161,7 @@ static void reload(struct server *srv)
     cfg->file = xstrdup(srv->file);
     struct tls_server *tls = tls_server_new(cfg, &err);
     if (!tls) {
-        log_error("core", "reload-failed", "error=%s", log_q(err));
+        log_error("core", "reload-failed", "file=%s error=%s", log_q(srv->file), log_q(err));
         free(err);
         config_free(cfg);
         return;
@@ -166,6 +174,9 @@ static void reload(struct server *srv)
     }
     if (cfg->server_workers != srv->cfg->server_workers)
         log_warn("core", "reload-partial", "setting=server.workers reason=%s",
+                 log_q("takes effect at the next start"));
+    if (strcmp(cfg->server_user, srv->cfg->server_user))
+        log_warn("core", "reload-partial", "setting=server.user reason=%s",
                  log_q("takes effect at the next start"));
     if (strcmp(cfg->server_data_dir, srv->cfg->server_data_dir))
         log_warn("core", "reload-partial", "setting=server.data_dir reason=%s",
@@ -190,7 +201,7 @@ static void shutdown_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct server *srv = arg;
     srv->shutdown_waited_ms += SHUTDOWN_POLL_MS;
-    if (conn_count() == 0) {
+    if (conn_count() == 0 && workers_busy(srv->env.workers) == 0) {
         event_base_loopexit(srv->env.base, NULL);
         return;
     }
@@ -255,6 +266,16 @@ static void server_free(struct server *srv)
     free(srv);
 }
 
+/* Every connection is a descriptor: allow as many as the hard limit does. */
+static void raise_descriptor_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int server_run(const char *config_file)
 {
     struct server *srv = xcalloc(1, sizeof(*srv));
@@ -284,6 +305,7 @@ int server_run(const char *config_file)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit();
     srv->env.base = event_base_new();
     if (!srv->env.base) {
         fprintf(stderr, "outpost: cannot start the event loop\n");

@@ -42,5 +42,9 @@ extern const int services_count;
 /* The refusal every listener answers with until its protocol module exists:
  * the protocol's "not available" greeting, then close. */
 void refuse_start(struct conn *c, const struct service *svc, const struct service_env *env);
+/* The "too many connections, try again later" every listener answers with
+ * past [server] max_connections or max_connections_per_ip. */
+void refuse_busy(struct conn *c, const struct service *svc, const struct service_env *env,
+                 const char *limit);
 
 #endif

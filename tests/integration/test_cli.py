@@ -103,14 +103,14 @@ def test_quickstart_ipv6_and_several_listen_addresses(make_server):
     assert f"imap = 127.0.0.1:{srv.port_base + 143} [::1]:{srv.port_base + 143}\n" in text
 
 
-def test_config_defaults_is_a_valid_config(tmp_path):
+def test_config_defaults_is_a_valid_config(make_server):
     r = run_cli("config", "defaults")
     assert r.returncode == 0
-    # The defaults name tls/cert.pem and tls/key.pem next to the file.
-    (tmp_path / "tls").mkdir()
-    (tmp_path / "tls" / "cert.pem").write_text("")
-    (tmp_path / "tls" / "key.pem").write_text("")
-    conf = tmp_path / "outpost.conf"
+    # The defaults name tls/cert.pem and tls/key.pem next to the file:
+    # quickstart's will do.
+    srv = make_server()
+    srv.quickstart()
+    conf = srv.conf
     conf.write_text(r.stdout)
     check = run_cli("config", "check", "-c", str(conf))
     assert check.returncode == 0, check.stderr

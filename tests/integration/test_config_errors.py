@@ -1,4 +1,6 @@
 """A bad config gives one line, FILE:LINE: what is wrong, and exit 1 — never a crash."""
+import os
+
 import pytest
 
 from conftest import run_cli
@@ -108,3 +110,41 @@ def test_binary_garbage_is_an_error_not_a_crash(confdir):
     r = run_cli("config", "check", "-c", str(confdir.conf))
     assert r.returncode == 1
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_config_check_loads_the_certificates_as_serve_does(confdir):
+    confdir.conf.write_text(BASE.replace("{smtp}", str(confdir.port("smtp")))
+                            .replace("key = tls/key.pem\n", "key = tls/key.pem\nciphers = NOPE\n"))
+    for command in (["config", "check"], ["serve"]):
+        r = run_cli(*command, "-c", str(confdir.conf))
+        assert r.returncode == 1
+        assert f"{confdir.conf}:8: [tls] ciphers: no usable cipher" in r.stderr
+
+
+def test_a_wildcard_listener_clashes_with_a_specific_one(confdir):
+    text = BASE.replace("smtp = 127.0.0.1:{smtp}", "smtp = *:{smtp}").replace(
+        "submission =\n", "submission = 127.0.0.1:{smtp}\n").replace("{smtp}", str(confdir.port("smtp")))
+    confdir.conf.write_text(text)
+    r = run_cli("config", "check", "-c", str(confdir.conf))
+    assert r.returncode == 1
+    assert f":11: [listen] submission: 127.0.0.1:{confdir.port('smtp')} is also used by " \
+           "[listen] smtp" in r.stderr or "is also used by" in r.stderr
+
+
+def test_an_indented_setting_is_named(confdir):
+    text = BASE.replace("{smtp}", str(confdir.port("smtp"))).replace(
+        "submission =\n", "  submission =\n")
+    confdir.conf.write_text(text)
+    r = run_cli("config", "check", "-c", str(confdir.conf))
+    assert r.returncode == 1
+    assert f"{confdir.conf}:11: [listen] an indented setting reads as a continuation of smtp" \
+        in r.stderr
+
+
+def test_a_fifo_named_as_certificate_does_not_hang(confdir):
+    os.mkfifo(confdir.dir / "tls" / "fifo.pem")
+    confdir.conf.write_text(BASE.replace("{smtp}", str(confdir.port("smtp")))
+                            .replace("cert = tls/cert.pem", "cert = tls/fifo.pem"))
+    r = run_cli("config", "check", "-c", str(confdir.conf), timeout=10)
+    assert r.returncode == 1
+    assert "[tls] cert: tls/fifo.pem: not a regular file" in r.stderr

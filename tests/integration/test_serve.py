@@ -343,3 +343,93 @@ def test_a_client_that_never_finishes_its_handshake_is_disconnected(make_server)
     with socket.create_connection(("127.0.0.1", srv.port("imaps")), timeout=10) as s:
         assert s.recv(100) == b""  # closed by the server, not by our timeout
     srv.wait_log(" tls handshake-timeout ")
+
+
+def test_sigterm_with_a_silent_tls_client_still_stops_at_once(server):
+    # A client that connected to an implicit-TLS port and never said hello
+    # has no session to finish: it must not hold up the shutdown.
+    silent = socket.create_connection(("127.0.0.1", server.port("imaps")), timeout=5)
+    server.wait_log(" core ready ")
+    time.sleep(0.1)
+    server.signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=2) == 0
+    assert "shutdown-deadline" not in server.log()
+    silent.close()
+
+
+def test_min_version_13_refuses_tls12(make_server):
+    srv = make_server()
+    srv.quickstart()
+    srv.conf.write_text(srv.conf.read_text().replace("key = tls/key.pem\n",
+                                                     "key = tls/key.pem\nmin_version = 1.3\n"))
+    srv.start()
+    ctx = tls_client_context(maximum_version=ssl.TLSVersion.TLSv1_2)
+    raw = socket.create_connection(("127.0.0.1", srv.port("imaps")), timeout=5)
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        ctx.wrap_socket(raw).recv(10)
+    raw = socket.create_connection(("127.0.0.1", srv.port("imaps")), timeout=5)
+    with tls_client_context().wrap_socket(raw) as s:
+        assert s.version() == "TLSv1.3"
+
+
+def test_connections_per_ip_are_limited(make_server):
+    srv = make_server()
+    srv.quickstart()
+    srv.conf.write_text(srv.conf.read_text().replace(
+        "log_level = info\n", "log_level = info\nmax_connections_per_ip = 3\n"))
+    srv.start()
+    # Three silent TLS clients hold their connections (no hello yet)...
+    held = [socket.create_connection(("127.0.0.1", srv.port("imaps")), timeout=5)
+            for _ in range(3)]
+    time.sleep(0.2)
+    # ...so the fourth is told to come back later, in its own protocol.
+    with srv.connect("smtp") as s:
+        assert read_all(s).startswith(b"421 4.7.0 mail.example.test Too many connections")
+    srv.wait_log(" smtp too-many-connections ")
+    assert "limit=max_connections_per_ip" in srv.log()
+    for h in held:
+        h.close()
+    time.sleep(0.3)
+    with srv.connect("smtp") as s:
+        assert read_all(s).startswith(b"421 4.3.2 ")
+
+
+def test_a_passphrase_protected_key_is_refused_not_prompted_for(make_server):
+    import subprocess
+    srv = make_server()
+    srv.quickstart()
+    tls = srv.dir / "tls"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-aes256", "-pass", "pass:secret",
+                    "-out", str(tls / "enc.key")], check=True, capture_output=True)
+    os.chmod(tls / "enc.key", 0o644)
+    srv.conf.write_text(srv.conf.read_text().replace("key = tls/key.pem", "key = tls/enc.key"))
+    for cmd in (["config", "check"], ["serve"]):
+        r = run_cli(*cmd, "-c", str(srv.conf), timeout=10)  # a prompt would hang here
+        assert r.returncode == 1
+        assert "[tls] key: cannot load private key tls/enc.key: it is protected by a " \
+               "passphrase" in r.stderr
+    # On reload, the running server keeps its old key and stays responsive.
+    srv.conf.write_text(srv.conf.read_text().replace("key = tls/enc.key", "key = tls/key.pem"))
+    srv.start()
+    srv.conf.write_text(srv.conf.read_text().replace("key = tls/key.pem", "key = tls/enc.key"))
+    srv.signal(signal.SIGHUP)
+    srv.wait_log(" core reload-failed ")
+    with srv.connect("imaps") as s:
+        assert read_all(s).startswith(b"* BYE ")
+
+
+def test_quickstart_under_a_strict_umask_still_makes_a_reloadable_server(make_server):
+    srv = make_server()
+    # quickstart with umask 077, through the shell.
+    import subprocess
+    from conftest import BIN
+    subprocess.run(["sh", "-c", f"umask 077 && exec {BIN} quickstart --dir {srv.dir} "
+                    f"--domain example.test --hostname mail.example.test --listen 127.0.0.1 "
+                    f"--port-base {srv.port_base}"], check=True, capture_output=True)
+    assert oct(srv.conf.stat().st_mode & 0o777) in ("0o640", "0o644")
+    assert oct((srv.dir / "tls" / "key.pem").stat().st_mode & 0o777) in ("0o640", "0o600")
+    srv.start()
+    srv.signal(signal.SIGHUP)
+    srv.wait_log(" core reloaded ")
+    assert "reload-failed" not in srv.log()

@@ -238,6 +238,20 @@ static void test_plain_io_and_peer(void)
     engine_free(&e);
 }
 
+/* Upgrades the client side to TLS over its socket and waits for the handshake. */
+static void client_starttls(struct client *cl)
+{
+    SSL *ssl = SSL_new(client_ctx);
+    struct bufferevent *tlsbev = bufferevent_openssl_filter_new(
+        base, cl->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_openssl_set_allow_dirty_shutdown(tlsbev, 1);
+    cl->bev = tlsbev;
+    bufferevent_setcb(tlsbev, client_read, NULL, client_event, cl);
+    bufferevent_enable(tlsbev, EV_READ | EV_WRITE);
+    run_until(cl, NULL);
+    CHECK(cl->connected && !cl->eof);
+}
+
 static void test_starttls_drops_injected_plaintext(void)
 {
     struct client cl;
@@ -252,15 +266,7 @@ static void test_starttls_drops_injected_plaintext(void)
     buf_clear(&cl.got);
 
     /* Now the client's TLS handshake over the same socket. */
-    SSL *ssl = SSL_new(client_ctx);
-    struct bufferevent *tlsbev = bufferevent_openssl_filter_new(
-        base, cl.bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_openssl_set_allow_dirty_shutdown(tlsbev, 1);
-    cl.bev = tlsbev;
-    bufferevent_setcb(tlsbev, client_read, NULL, client_event, &cl);
-    bufferevent_enable(tlsbev, EV_READ | EV_WRITE);
-    run_until(&cl, NULL);
-    CHECK(cl.connected && !cl.eof);
+    client_starttls(&cl);
     client_send(&cl, "PING\r\n");
     run_until(&cl, "PONG tls\r\n");
     CHECK_STR(buf_cstr(&cl.got), "PONG tls\r\n");
@@ -273,6 +279,100 @@ static void test_starttls_drops_injected_plaintext(void)
     CHECK_INT(conn_starttls(c, tls_server_new_ssl(tls)), -1);
     conn_close(c, "test over");
     CHECK_INT(e.closed, 1);
+    client_free(&cl);
+    engine_free(&e);
+}
+
+static void test_starttls_drops_a_large_injection(void)
+{
+    /* More than one read chunk (16 KB) after the command: what the engine
+     * was not handed yet must be dropped by the conn itself. */
+    struct client cl;
+    struct engine e;
+    engine_init(&e);
+    struct conn *c = pair(&cl, false);
+    conn_set_handler(c, &engine_handler, &e);
+    struct buf inj;
+    buf_init(&inj, 0);
+    buf_append_cstr(&inj, "STARTTLS\r\n");
+    for (int i = 0; i < 5000; i++)
+        buf_append_cstr(&inj, "PING\r\n");
+    bufferevent_write(cl.bev, inj.p, inj.len);
+    buf_free(&inj);
+    run_until(&cl, "220 go ahead\r\n");
+    buf_clear(&cl.got);
+    /* The injected bytes may reach the server's socket after the upgrade
+     * began; they are then garbage to TLS, and the handshake fails rather
+     * than any PING being answered. Either way no PONG may come back. */
+    SSL *ssl = SSL_new(client_ctx);
+    struct bufferevent *tlsbev = bufferevent_openssl_filter_new(
+        base, cl.bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_openssl_set_allow_dirty_shutdown(tlsbev, 1);
+    cl.bev = tlsbev;
+    bufferevent_setcb(tlsbev, client_read, NULL, client_event, &cl);
+    bufferevent_enable(tlsbev, EV_READ | EV_WRITE);
+    run_until(&cl, NULL);
+    if (cl.connected) {
+        client_send(&cl, "PING\r\n");
+        run_until(&cl, "PONG tls\r\n");
+        CHECK_STR(buf_cstr(&cl.got), "PONG tls\r\n");
+    }
+    CHECK(strstr(buf_cstr(&e.seen), "STARTTLS|") == buf_cstr(&e.seen));
+    CHECK(strstr(buf_cstr(&e.seen), "PONG plain") == NULL);
+    /* No plaintext PING was answered. */
+    CHECK(strstr(buf_cstr(&cl.got), "PONG plain") == NULL);
+    if (!e.closed)
+        conn_close(c, "test over");
+    client_free(&cl);
+    engine_free(&e);
+}
+
+static void test_last_reply_after_starttls_is_delivered(void)
+{
+    struct client cl;
+    struct engine e;
+    engine_init(&e);
+    struct conn *c = pair(&cl, false);
+    conn_set_handler(c, &engine_handler, &e);
+    conn_set_idle_timeout(c, 300);
+    client_send(&cl, "STARTTLS\r\n");
+    run_until(&cl, "220 go ahead\r\n");
+    buf_clear(&cl.got);
+    client_starttls(&cl);
+    /* The plaintext layer's 300 ms idle timer must not fire under TLS. */
+    conn_set_idle_timeout(c, 0);
+    struct timeval half = { 0, 500000 };
+    int slept = 0;
+    struct event *t = evtimer_new(base, give_up, &slept);
+    evtimer_add(t, &half);
+    while (!slept && !e.closed)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(t);
+    CHECK_INT(e.closed, 0);
+    client_send(&cl, "QUIT\r\n");
+    run_until(&cl, "221 bye\r\n");
+    CHECK_STR(buf_cstr(&cl.got), "221 bye\r\n");
+    run_until(&cl, NULL);
+    CHECK(cl.eof);
+    CHECK_STR(e.reason, "quit");
+    client_free(&cl);
+    engine_free(&e);
+}
+
+static void test_implicit_tls_closed_before_the_handshake(void)
+{
+    struct client cl;
+    struct engine e;
+    engine_init(&e);
+    struct conn *c = pair(&cl, true);
+    conn_set_handler(c, &engine_handler, &e);
+    conn_close_after_flush(c, "refused"); /* nothing queued */
+    run_until(&cl, NULL); /* the client's handshake completes... */
+    if (cl.connected)
+        run_until(&cl, NULL); /* ...then the server closes */
+    CHECK(cl.eof);
+    CHECK_INT(e.closed, 1);
+    CHECK_STR(e.reason, "refused");
     client_free(&cl);
     engine_free(&e);
 }
@@ -339,6 +439,76 @@ static void test_shutdown_all_says_goodbye(void)
     engine_free(&e2);
 }
 
+/* A shutdown callback that also closes the next connection on the list. */
+static struct conn *victim;
+
+static void closing_shutdown(struct conn *c, void *ctx)
+{
+    (void)ctx;
+    if (victim) {
+        conn_close(victim, "closed by a neighbour");
+        victim = NULL;
+    }
+    conn_close(c, "shutdown");
+}
+
+static const struct conn_handler neighbour_handler = {
+    .read = engine_read,
+    .closed = engine_closed,
+    .shutdown = closing_shutdown,
+};
+
+static void test_shutdown_all_survives_closing_a_neighbour(void)
+{
+    struct client cl1, cl2, cl3;
+    struct engine e1, e2, e3;
+    engine_init(&e1);
+    engine_init(&e2);
+    engine_init(&e3);
+    /* New conns go to the front: c3 is first on the list, then c2, c1. */
+    struct conn *c1 = pair(&cl1, false);
+    struct conn *c2 = pair(&cl2, false);
+    struct conn *c3 = pair(&cl3, false);
+    conn_set_handler(c1, &neighbour_handler, &e1);
+    conn_set_handler(c2, &neighbour_handler, &e2);
+    conn_set_handler(c3, &neighbour_handler, &e3);
+    victim = c2;
+    conn_shutdown_all();
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    CHECK_INT(e1.closed + e2.closed + e3.closed, 3);
+    CHECK_STR(e2.reason, "closed by a neighbour");
+    CHECK_INT(conn_count(), 0);
+    client_free(&cl1);
+    client_free(&cl2);
+    client_free(&cl3);
+    engine_free(&e1);
+    engine_free(&e2);
+    engine_free(&e3);
+}
+
+static void test_shutdown_all_closes_handshaking_conns_at_once(void)
+{
+    struct client cl;
+    struct engine e;
+    engine_init(&e);
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+        abort();
+    struct sockaddr_in peer = { .sin_family = AF_INET };
+    struct conn *c = conn_new(base, fds[0], (struct sockaddr *)&peer, sizeof(peer),
+                              tls_server_new_ssl(tls));
+    conn_set_handler(c, &engine_handler, &e);
+    conn_write(c, STR_LIT("* greeting\r\n"));
+    conn_close_after_flush(c, "refused"); /* waits for a handshake that never comes */
+    conn_shutdown_all();
+    CHECK_INT(e.closed, 1);
+    CHECK_STR(e.reason, "shutdown");
+    CHECK_INT(conn_count(), 0);
+    close(fds[1]);
+    (void)cl;
+    engine_free(&e);
+}
+
 static void test_idle_timeout(void)
 {
     struct client cl;
@@ -376,9 +546,14 @@ int main(void)
 
     RUN(test_plain_io_and_peer);
     RUN(test_starttls_drops_injected_plaintext);
+    RUN(test_starttls_drops_a_large_injection);
+    RUN(test_last_reply_after_starttls_is_delivered);
+    RUN(test_implicit_tls_closed_before_the_handshake);
     RUN(test_implicit_tls);
     RUN(test_peer_closing_is_reported);
     RUN(test_shutdown_all_says_goodbye);
+    RUN(test_shutdown_all_survives_closing_a_neighbour);
+    RUN(test_shutdown_all_closes_handshaking_conns_at_once);
     RUN(test_idle_timeout);
 
     conn_close_all("exit");

@@ -76,9 +76,44 @@ static void test_free_finishes_queued_jobs(void)
     event_base_free(base);
 }
 
+static struct workers *chain_pool;
+static int chained_done;
+
+static void chained_second_done(void *arg)
+{
+    free(arg);
+    chained_done++;
+}
+
+static void chained_first_done(void *arg)
+{
+    free(arg);
+    chained_done++;
+    /* A done that submits more work, as a write followed by an fsync would. */
+    workers_submit(chain_pool, work, chained_second_done, calloc(1, sizeof(struct job)));
+}
+
+static void free_job_done(void *arg)
+{
+    free(arg);
+}
+
+static void test_free_runs_jobs_submitted_by_done(void)
+{
+    base = event_base_new();
+    chain_pool = workers_new(base, 2);
+    chained_done = 0;
+    workers_submit(chain_pool, work, chained_first_done, calloc(1, sizeof(struct job)));
+    workers_submit(chain_pool, work, free_job_done, calloc(1, sizeof(struct job)));
+    workers_free(chain_pool);
+    CHECK_INT(chained_done, 2);
+    event_base_free(base);
+}
+
 int main(void)
 {
     RUN(test_results_come_back_to_the_loop);
     RUN(test_free_finishes_queued_jobs);
+    RUN(test_free_runs_jobs_submitted_by_done);
     return TEST_DONE();
 }
