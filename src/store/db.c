@@ -186,6 +186,7 @@ int store_open(const struct store_options *opt, struct store **out, char **error
     struct store *s = xcalloc(1, sizeof(*s));
     s->subaddress_separators =
         xstrdup(opt->subaddress_separators ? opt->subaddress_separators : "+");
+    s->data_dir = xstrdup(opt->data_dir);
     char *path = xasprintf("%s/outpost.db", opt->data_dir);
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -235,6 +236,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     sqlite3_close(s->db);
+    free(s->data_dir);
     free(s->subaddress_separators);
     free(s);
 }

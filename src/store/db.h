@@ -10,8 +10,35 @@
 
 struct store {
     sqlite3 *db;
+    char *data_dir;
     char *subaddress_separators;
 };
+
+/* An open account's mail (store_acct_open). */
+struct store_acct {
+    struct store *store;
+    int64_t id;
+    sqlite3 *db;
+    char *dir;      /* data/accounts/<id> */
+    char *msg_dir;  /* data/accounts/<id>/msg */
+};
+
+/* Helpers shared by acct.c, mailbox.c and message.c. */
+sqlite3_stmt *acct_prepare(struct store_acct *acct, const char *sql, char **error_r);
+int acct_exec(struct store_acct *acct, const char *sql, char **error_r);
+int acct_begin(struct store_acct *acct, char **error_r);
+int acct_commit(struct store_acct *acct, char **error_r);
+void acct_rollback(struct store_acct *acct);
+char *acct_error(struct store_acct *acct, const char *what);
+/* Canonical mailbox name ("inbox/x" -> "INBOX/x"), or NULL with *error_r
+ * static when the name is not acceptable. Allocated from a. */
+char *mailbox_canonical(struct arena *a, const char *name, const char **error_r);
+/* The id of a selectable mailbox (0 when absent or \Noselect, -1 on error). */
+int64_t mailbox_id(struct store_acct *acct, const char *canonical);
+/* The next MODSEQ of a mailbox (stored at once; inside a transaction). */
+int64_t mailbox_next_modseq(struct store_acct *acct, int64_t mailbox_id, char **error_r);
+/* Removes files no message refers to any more. */
+void acct_collect_files(struct store_acct *acct);
 
 /* Prepares a statement; on failure returns NULL with *error_r allocated. */
 sqlite3_stmt *db_prepare(struct store *s, const char *sql, char **error_r);

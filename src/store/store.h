@@ -167,4 +167,131 @@ struct store_resolution {
 int store_resolve(struct store *s, struct arena *a, const char *address,
                   struct store_resolution *out, char **error_r);
 
+/* ---- an account's mail: mailboxes and messages ----
+ *
+ * Each account has its own index (data/accounts/<id>/index.db) and message
+ * files (data/accounts/<id>/msg/xx/<name>), so accounts never wait on each
+ * other's locks. A message file is written once (temporary file, fsync,
+ * rename, fsync of the directory) before its index row exists, is never
+ * changed, and is shared by copies (reference counted). Every change to a
+ * mailbox takes the next MODSEQ of that mailbox (RFC 7162); expunged UIDs are
+ * kept with the MODSEQ of their expunge for QRESYNC.
+ */
+
+struct store_acct;
+
+/* Opens an account's mail, creating its index with INBOX and the special-use
+ * mailboxes (Sent, Drafts, Junk, Trash, Archive) the first time. */
+int store_acct_open(struct store *s, int64_t account_id, struct store_acct **out, char **error_r);
+void store_acct_close(struct store_acct *acct);
+
+#define STORE_MAILBOX_DELIM '/'
+#define STORE_MAILBOX_NAME_MAX 512
+#define STORE_KEYWORDS_MAX 64        /* per message */
+
+enum store_flag {
+    STORE_FLAG_SEEN = 1 << 0,
+    STORE_FLAG_ANSWERED = 1 << 1,
+    STORE_FLAG_FLAGGED = 1 << 2,
+    STORE_FLAG_DELETED = 1 << 3,
+    STORE_FLAG_DRAFT = 1 << 4,
+};
+
+struct store_mailbox {
+    int64_t id;
+    const char *name;          /* "INBOX", "Archive/2026" */
+    const char *special_use;   /* "\\Sent" ..., or "" */
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint64_t highestmodseq;
+    uint32_t messages;
+    uint32_t unseen;
+    uint64_t size;             /* bytes of all its messages */
+    bool noselect;             /* a deleted parent kept for its children */
+    bool has_children;
+    bool subscribed;
+};
+
+/* Every mailbox, by name (INBOX first). */
+int store_mailbox_list(struct store_acct *acct, int (*cb)(void *ctx, const struct store_mailbox *m),
+                       void *ctx, char **error_r);
+/* One mailbox by name (INBOX in any case); strings from a. */
+int store_mailbox_get(struct store_acct *acct, struct arena *a, const char *name,
+                      struct store_mailbox *out, char **error_r);
+/* Creates a mailbox and any missing parents (RFC 9051 §6.3.4). special_use
+ * may be NULL. */
+int store_mailbox_create(struct store_acct *acct, const char *name, const char *special_use,
+                         char **error_r);
+/* Deletes a mailbox and its messages; with children it stays as \Noselect.
+ * INBOX cannot be deleted. */
+int store_mailbox_delete(struct store_acct *acct, const char *name, char **error_r);
+/* Renames a mailbox and its children. Renaming INBOX moves its messages to
+ * the new mailbox and leaves INBOX empty (RFC 9051 §6.3.6). */
+int store_mailbox_rename(struct store_acct *acct, const char *from, const char *to,
+                         char **error_r);
+/* Subscriptions, which may name mailboxes that do not exist. */
+int store_mailbox_subscribe(struct store_acct *acct, const char *name, bool subscribe,
+                            char **error_r);
+
+/* ---- messages ---- */
+
+struct store_message {
+    uint32_t uid;
+    uint64_t modseq;
+    unsigned flags;            /* enum store_flag */
+    const char *keywords;      /* space-separated, or "" */
+    int64_t internal_date;     /* seconds since the epoch */
+    uint64_t size;
+    const char *file;          /* file name under the account's msg/ */
+};
+
+struct store_append_req {
+    const char *mailbox;
+    const char *data;
+    size_t len;
+    unsigned flags;
+    const char *keywords;      /* space-separated, or NULL */
+    int64_t internal_date;     /* 0: now */
+};
+
+/* Stores a message durably (file and index on disk when it returns) and
+ * gives its UID. Blocking: run it in a worker. */
+int store_message_append(struct store_acct *acct, const struct store_append_req *req,
+                         uint32_t *uid_r, char **error_r);
+
+/* Lists the messages of a mailbox with UID in [uid_min, uid_max] and MODSEQ
+ * above changed_since (0: all), in UID order. */
+int store_message_list(struct store_acct *acct, const char *mailbox, uint32_t uid_min,
+                       uint32_t uid_max, uint64_t changed_since,
+                       int (*cb)(void *ctx, const struct store_message *m), void *ctx,
+                       char **error_r);
+
+enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+
+/* Changes flags and keywords of the messages with the given UIDs (sorted or
+ * not); each changed message gets a new MODSEQ. With unchanged_since > 0,
+ * messages modified after it are left alone and reported through `failed`
+ * (CONDSTORE's UNCHANGEDSINCE). */
+int store_message_set_flags(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
+                            size_t nuids, enum store_flag_op op, unsigned flags,
+                            const char *keywords, uint64_t unchanged_since,
+                            void (*failed)(void *ctx, uint32_t uid), void *ctx,
+                            char **error_r);
+/* Copies (or moves) messages to another mailbox without copying their
+ * files; new UIDs are reported in order through `copied`. */
+int store_message_copy(struct store_acct *acct, const char *from, const uint32_t *uids,
+                       size_t nuids, const char *to, bool move,
+                       void (*copied)(void *ctx, uint32_t old_uid, uint32_t new_uid), void *ctx,
+                       char **error_r);
+/* Expunges the given UIDs, or every \Deleted message when uids is NULL;
+ * expunged UIDs go through `expunged` in order. */
+int store_message_expunge(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
+                          size_t nuids, void (*expunged)(void *ctx, uint32_t uid), void *ctx,
+                          char **error_r);
+/* UIDs expunged with a MODSEQ above `since` (QRESYNC's VANISHED). */
+int store_message_vanished(struct store_acct *acct, const char *mailbox, uint64_t since,
+                           void (*cb)(void *ctx, uint32_t uid), void *ctx, char **error_r);
+/* Opens a message file read-only; returns a descriptor or -1. */
+int store_message_open(struct store_acct *acct, const char *file, char **error_r);
+
 #endif

@@ -1,0 +1,244 @@
+/* Opening an account's mail index (see store.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/str.h"
+#include "store/db.h"
+#include "store/fs.h"
+
+#define ACCT_SCHEMA_VERSION 1
+
+static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE mailboxes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  special_use TEXT NOT NULL DEFAULT '',"
+    "  uidvalidity INTEGER NOT NULL,"
+    "  uidnext INTEGER NOT NULL DEFAULT 1,"
+    "  highestmodseq INTEGER NOT NULL DEFAULT 1,"
+    "  noselect INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE subscriptions (name TEXT PRIMARY KEY);"
+    /* One row per message file; `refs` counts the messages using it. */
+    "CREATE TABLE files ("
+    "  name TEXT PRIMARY KEY,"
+    "  size INTEGER NOT NULL,"
+    "  refs INTEGER NOT NULL DEFAULT 0,"
+    "  structure BLOB"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE messages ("
+    "  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+    "  uid INTEGER NOT NULL,"
+    "  file TEXT NOT NULL REFERENCES files(name),"
+    "  flags INTEGER NOT NULL DEFAULT 0,"
+    "  keywords TEXT NOT NULL DEFAULT '',"
+    "  internal_date INTEGER NOT NULL,"
+    "  modseq INTEGER NOT NULL,"
+    "  PRIMARY KEY (mailbox_id, uid)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);"
+    "CREATE TRIGGER messages_ref AFTER INSERT ON messages BEGIN"
+    "  UPDATE files SET refs = refs + 1 WHERE name = NEW.file; END;"
+    "CREATE TRIGGER messages_unref AFTER DELETE ON messages BEGIN"
+    "  UPDATE files SET refs = refs - 1 WHERE name = OLD.file; END;"
+    /* Expunged UIDs with the MODSEQ of their expunge (QRESYNC). */
+    "CREATE TABLE vanished ("
+    "  mailbox_id INTEGER NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  modseq INTEGER NOT NULL,"
+    "  PRIMARY KEY (mailbox_id, uid)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX vanished_modseq ON vanished (mailbox_id, modseq);",
+};
+
+/* The mailboxes every account starts with (RFC 6154 special use). */
+static const struct {
+    const char *name, *special;
+} default_mailboxes[] = {
+    { "INBOX", "" },      { "Sent", "\\Sent" },   { "Drafts", "\\Drafts" },
+    { "Junk", "\\Junk" }, { "Trash", "\\Trash" }, { "Archive", "\\Archive" },
+};
+
+char *acct_error(struct store_acct *acct, const char *what)
+{
+    return xasprintf("database error %s: %s", what, sqlite3_errmsg(acct->db));
+}
+
+sqlite3_stmt *acct_prepare(struct store_acct *acct, const char *sql, char **error_r)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(acct->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        *error_r = acct_error(acct, "preparing a query");
+        return NULL;
+    }
+    return st;
+}
+
+int acct_exec(struct store_acct *acct, const char *sql, char **error_r)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(acct->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        *error_r = xasprintf("database error: %s", msg ? msg : sqlite3_errmsg(acct->db));
+        sqlite3_free(msg);
+        return STORE_ERR_IO;
+    }
+    return STORE_OK;
+}
+
+int acct_begin(struct store_acct *acct, char **error_r)
+{
+    return acct_exec(acct, "BEGIN IMMEDIATE", error_r);
+}
+
+void acct_rollback(struct store_acct *acct)
+{
+    if (!sqlite3_get_autocommit(acct->db))
+        sqlite3_exec(acct->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int acct_commit(struct store_acct *acct, char **error_r)
+{
+    int r = acct_exec(acct, "COMMIT", error_r);
+    if (r != STORE_OK)
+        acct_rollback(acct);
+    return r;
+}
+
+void acct_collect_files(struct store_acct *acct)
+{
+    char *err = NULL;
+    sqlite3_stmt *st = acct_prepare(acct, "SELECT name FROM files WHERE refs <= 0", &err);
+    if (!st) {
+        free(err);
+        return;
+    }
+    /* The file goes first, then its row: a crash in between leaves a row
+     * whose file is gone and refs 0, which the next collection removes. */
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        char *path = xasprintf("%s/%.2s/%s", acct->msg_dir, name, name);
+        if (store_fs->unlink(path) < 0 && errno != ENOENT) {
+            free(path);
+            continue;
+        }
+        free(path);
+        sqlite3_stmt *del = acct_prepare(acct, "DELETE FROM files WHERE name = ? AND refs <= 0",
+                                         &err);
+        if (del) {
+            sqlite3_bind_text(del, 1, name, -1, SQLITE_TRANSIENT);
+            sqlite3_step(del);
+            sqlite3_finalize(del);
+        } else {
+            free(err);
+            err = NULL;
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+static int acct_migrate(struct store_acct *acct, char **error_r)
+{
+    sqlite3_stmt *st = acct_prepare(acct, "PRAGMA user_version", error_r);
+    if (!st)
+        return STORE_ERR_IO;
+    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (version > ACCT_SCHEMA_VERSION) {
+        *error_r = xasprintf("the account index is of a newer outpost (schema %d)", version);
+        return STORE_ERR_IO;
+    }
+    if (version == ACCT_SCHEMA_VERSION)
+        return STORE_OK;
+    if (acct_begin(acct, error_r) != STORE_OK)
+        return STORE_ERR_IO;
+    for (int v = version; v < ACCT_SCHEMA_VERSION; v++)
+        if (acct_exec(acct, acct_migrations[v], error_r) != STORE_OK)
+            goto fail;
+    char *set = xasprintf("PRAGMA user_version = %d", ACCT_SCHEMA_VERSION);
+    int r = acct_exec(acct, set, error_r);
+    free(set);
+    if (r != STORE_OK)
+        goto fail;
+    if (version == 0) {
+        for (size_t i = 0; i < sizeof(default_mailboxes) / sizeof(default_mailboxes[0]); i++) {
+            /* Inside the same transaction: an account never exists without
+             * its INBOX. */
+            if (store_mailbox_create(acct, default_mailboxes[i].name, default_mailboxes[i].special,
+                                     error_r) != STORE_OK ||
+                store_mailbox_subscribe(acct, default_mailboxes[i].name, true, error_r) != STORE_OK)
+                goto fail;
+        }
+    }
+    return acct_commit(acct, error_r);
+fail:
+    acct_rollback(acct);
+    return STORE_ERR_IO;
+}
+
+static int make_dir(const char *path, char **error_r)
+{
+    if (store_fs->mkdir(path, 0700) < 0 && errno != EEXIST) {
+        *error_r = xasprintf("%s: %s", path, strerror(errno));
+        return STORE_ERR_IO;
+    }
+    return STORE_OK;
+}
+
+int store_acct_open(struct store *s, int64_t account_id, struct store_acct **out, char **error_r)
+{
+    *out = NULL;
+    struct store_acct *acct = xcalloc(1, sizeof(*acct));
+    acct->store = s;
+    acct->id = account_id;
+    char *accounts = xasprintf("%s/accounts", s->data_dir);
+    acct->dir = xasprintf("%s/%lld", accounts, (long long)account_id);
+    acct->msg_dir = xasprintf("%s/msg", acct->dir);
+    int r = make_dir(accounts, error_r);
+    free(accounts);
+    if (r == STORE_OK)
+        r = make_dir(acct->dir, error_r);
+    if (r == STORE_OK)
+        r = make_dir(acct->msg_dir, error_r);
+    if (r != STORE_OK) {
+        store_acct_close(acct);
+        return r;
+    }
+    char *path = xasprintf("%s/index.db", acct->dir);
+    int rc = sqlite3_open_v2(path, &acct->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        *error_r = xasprintf("%s: %s", path, acct->db ? sqlite3_errmsg(acct->db) : "cannot open");
+        free(path);
+        store_acct_close(acct);
+        return STORE_ERR_IO;
+    }
+    free(path);
+    sqlite3_busy_timeout(acct->db, 10000);
+    char *err = NULL;
+    if (acct_exec(acct, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                        " PRAGMA foreign_keys = ON;", &err) != STORE_OK ||
+        acct_migrate(acct, &err) != STORE_OK) {
+        *error_r = xasprintf("account %lld: %s", (long long)account_id, err);
+        free(err);
+        store_acct_close(acct);
+        return STORE_ERR_IO;
+    }
+    acct_collect_files(acct);
+    *out = acct;
+    return STORE_OK;
+}
+
+void store_acct_close(struct store_acct *acct)
+{
+    if (!acct)
+        return;
+    sqlite3_close(acct->db);
+    free(acct->dir);
+    free(acct->msg_dir);
+    free(acct);
+}

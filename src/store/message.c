@@ -1,0 +1,661 @@
+/* Messages of an account's mailboxes (see store.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "core/str.h"
+#include "store/db.h"
+#include "store/fs.h"
+
+#define FILE_NAME_LEN 32 /* hex of 128 random bits */
+
+/* A mailbox's id by name, with the error set for the caller. */
+static int64_t need_mailbox(struct store_acct *acct, struct arena *a, const char *name,
+                            char **error_r)
+{
+    const char *why;
+    char *canon = mailbox_canonical(a, name, &why);
+    if (!canon) {
+        *error_r = xasprintf("%s: %s", name, why);
+        return -STORE_ERR_INVALID;
+    }
+    int64_t id = mailbox_id(acct, canon);
+    if (id < 0) {
+        *error_r = acct_error(acct, "finding a mailbox");
+        return -STORE_ERR_IO;
+    }
+    if (id == 0) {
+        *error_r = xasprintf("no mailbox %s", canon);
+        return -STORE_ERR_NOT_FOUND;
+    }
+    return id;
+}
+
+/* The error code of a need_mailbox failure. */
+static int mailbox_error(int64_t id)
+{
+    return (int)id;
+}
+
+/* Keywords as stored: IMAP atoms without '\', deduplicated case-insensitively,
+ * space-separated. NULL with *why set when one is not acceptable. */
+static char *normalize_keywords(struct arena *a, const char *in, const char **why)
+{
+    struct buf out;
+    buf_init(&out, 0);
+    int n = 0;
+    const char *p = in ? in : "";
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        if (!len)
+            break;
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c <= ' ' || c >= 0x7f || strchr("(){%*\"\\]", c)) {
+                *why = "a keyword is not an IMAP atom";
+                buf_free(&out);
+                return NULL;
+            }
+        }
+        bool dup = false;
+        const char *q = buf_cstr(&out);
+        while (*q && !dup) {
+            size_t l = strcspn(q, " ");
+            if (l == len && !strncasecmp(q, p, len))
+                dup = true;
+            q += l;
+            while (*q == ' ')
+                q++;
+        }
+        if (!dup) {
+            if (++n > STORE_KEYWORDS_MAX) {
+                *why = "too many keywords on one message";
+                buf_free(&out);
+                return NULL;
+            }
+            if (out.len)
+                buf_append_char(&out, ' ');
+            buf_append(&out, p, len);
+        }
+        p += len;
+    }
+    char *r = arena_strdup(a, buf_cstr(&out));
+    buf_free(&out);
+    return r;
+}
+
+/* Adds or removes keywords of `change` in `have`. */
+static char *apply_keywords(struct arena *a, const char *have, const char *change,
+                            enum store_flag_op op, const char **why)
+{
+    if (op == STORE_FLAGS_SET)
+        return normalize_keywords(a, change, why);
+    if (op == STORE_FLAGS_ADD) {
+        char *joined = xasprintf("%s %s", have, change);
+        char *r = normalize_keywords(a, joined, why);
+        free(joined);
+        return r;
+    }
+    struct buf out;
+    buf_init(&out, 0);
+    const char *p = have;
+    while (*p) {
+        size_t len = strcspn(p, " ");
+        bool drop = false;
+        const char *q = change;
+        while (*q && !drop) {
+            while (*q == ' ')
+                q++;
+            size_t l = strcspn(q, " ");
+            if (l && l == len && !strncasecmp(q, p, len))
+                drop = true;
+            q += l;
+        }
+        if (!drop && len) {
+            if (out.len)
+                buf_append_char(&out, ' ');
+            buf_append(&out, p, len);
+        }
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    char *r = arena_strdup(a, buf_cstr(&out));
+    buf_free(&out);
+    return r;
+}
+
+static int ensure_fanout_dir(struct store_acct *acct, const char *name, char **dir_r,
+                             char **error_r)
+{
+    *dir_r = xasprintf("%s/%.2s", acct->msg_dir, name);
+    if (store_fs->mkdir(*dir_r, 0700) == 0) {
+        /* A new directory entry: make it durable before files go in. */
+        if (store_fs_sync_dir(acct->msg_dir) < 0) {
+            *error_r = xasprintf("%s: %s", acct->msg_dir, strerror(errno));
+            return STORE_ERR_IO;
+        }
+    } else if (errno != EEXIST) {
+        *error_r = xasprintf("%s: %s", *dir_r, strerror(errno));
+        return STORE_ERR_IO;
+    }
+    return STORE_OK;
+}
+
+int store_message_append(struct store_acct *acct, const struct store_append_req *req,
+                         uint32_t *uid_r, char **error_r)
+{
+    struct arena *a = arena_new(0);
+    char *dir = NULL;
+    int r = STORE_OK;
+    const char *why;
+    int64_t mbox = need_mailbox(acct, a, req->mailbox, error_r);
+    if (mbox < 0) {
+        r = mailbox_error(mbox);
+        goto out;
+    }
+    char *keywords = normalize_keywords(a, req->keywords, &why);
+    if (!keywords) {
+        *error_r = xstrdup(why);
+        r = STORE_ERR_INVALID;
+        goto out;
+    }
+    unsigned char rnd[FILE_NAME_LEN / 2];
+    randombytes_buf(rnd, sizeof(rnd));
+    char name[FILE_NAME_LEN + 1];
+    sodium_bin2hex(name, sizeof(name), rnd, sizeof(rnd));
+    if ((r = ensure_fanout_dir(acct, name, &dir, error_r)) != STORE_OK)
+        goto out;
+    /* The file is durable before any index entry points at it. */
+    if (store_fs_write_file(dir, name, req->data, req->len, 0640) < 0) {
+        *error_r = xasprintf("cannot store the message: %s", strerror(errno));
+        r = STORE_ERR_IO;
+        goto out;
+    }
+    if ((r = acct_begin(acct, error_r)) != STORE_OK)
+        goto unlink;
+    sqlite3_stmt *st = acct_prepare(acct, "INSERT INTO files (name, size) VALUES (?, ?)", error_r);
+    if (!st)
+        goto fail;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)req->len);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        goto db_fail;
+    st = acct_prepare(acct,
+                      "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
+                      error_r);
+    if (!st)
+        goto fail;
+    sqlite3_bind_int64(st, 1, mbox);
+    int64_t uid = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (uid < 1 || uid > 0xffffffffLL)
+        goto db_fail;
+    int64_t modseq = mailbox_next_modseq(acct, mbox, error_r);
+    if (modseq < 0)
+        goto fail;
+    st = acct_prepare(acct,
+                      "INSERT INTO messages (mailbox_id, uid, file, flags, keywords, internal_date,"
+                      " modseq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      error_r);
+    if (!st)
+        goto fail;
+    sqlite3_bind_int64(st, 1, mbox);
+    sqlite3_bind_int64(st, 2, uid);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, (int)(req->flags & 0x1f));
+    sqlite3_bind_text(st, 5, keywords, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, req->internal_date ? req->internal_date : (int64_t)time(NULL));
+    sqlite3_bind_int64(st, 7, modseq);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        goto db_fail;
+    /* synchronous=FULL: the index entry is on disk when COMMIT returns. */
+    if ((r = acct_commit(acct, error_r)) != STORE_OK)
+        goto unlink;
+    if (uid_r)
+        *uid_r = (uint32_t)uid;
+    goto out;
+db_fail:
+    *error_r = acct_error(acct, "storing the message");
+fail:
+    acct_rollback(acct);
+    r = STORE_ERR_IO;
+unlink: {
+        char *path = xasprintf("%s/%s", dir, name);
+        store_fs->unlink(path);
+        free(path);
+    }
+out:
+    free(dir);
+    arena_free(a);
+    return r;
+}
+
+static void row_to_message(sqlite3_stmt *st, struct store_message *m)
+{
+    m->uid = (uint32_t)sqlite3_column_int64(st, 0);
+    m->modseq = (uint64_t)sqlite3_column_int64(st, 1);
+    m->flags = (unsigned)sqlite3_column_int(st, 2);
+    m->keywords = (const char *)sqlite3_column_text(st, 3);
+    m->internal_date = sqlite3_column_int64(st, 4);
+    m->size = (uint64_t)sqlite3_column_int64(st, 5);
+    m->file = (const char *)sqlite3_column_text(st, 6);
+}
+
+int store_message_list(struct store_acct *acct, const char *mailbox, uint32_t uid_min,
+                       uint32_t uid_max, uint64_t changed_since,
+                       int (*cb)(void *ctx, const struct store_message *m), void *ctx,
+                       char **error_r)
+{
+    struct arena *a = arena_new(0);
+    int r = STORE_OK;
+    int64_t mbox = need_mailbox(acct, a, mailbox, error_r);
+    if (mbox < 0) {
+        r = mailbox_error(mbox);
+        goto out;
+    }
+    sqlite3_stmt *st = acct_prepare(
+        acct,
+        "SELECT m.uid, m.modseq, m.flags, m.keywords, m.internal_date, f.size, m.file"
+        " FROM messages m JOIN files f ON f.name = m.file WHERE m.mailbox_id = ? AND"
+        " m.uid BETWEEN ? AND ? AND m.modseq > ? ORDER BY m.uid",
+        error_r);
+    if (!st) {
+        r = STORE_ERR_IO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, mbox);
+    sqlite3_bind_int64(st, 2, uid_min);
+    sqlite3_bind_int64(st, 3, uid_max);
+    sqlite3_bind_int64(st, 4, (int64_t)changed_since);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_message m;
+        row_to_message(st, &m);
+        if (cb(ctx, &m))
+            break;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        *error_r = acct_error(acct, "listing messages");
+        r = STORE_ERR_IO;
+    }
+out:
+    arena_free(a);
+    return r;
+}
+
+int store_message_set_flags(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
+                            size_t nuids, enum store_flag_op op, unsigned flags,
+                            const char *keywords, uint64_t unchanged_since,
+                            void (*failed)(void *ctx, uint32_t uid), void *ctx,
+                            char **error_r)
+{
+    struct arena *a = arena_new(0);
+    int r = STORE_OK;
+    const char *why;
+    flags &= 0x1f;
+    int64_t mbox = need_mailbox(acct, a, mailbox, error_r);
+    if (mbox < 0) {
+        r = mailbox_error(mbox);
+        goto out;
+    }
+    const char *change = normalize_keywords(a, keywords, &why);
+    if (!change) {
+        *error_r = xstrdup(why);
+        r = STORE_ERR_INVALID;
+        goto out;
+    }
+    if ((r = acct_begin(acct, error_r)) != STORE_OK)
+        goto out;
+    sqlite3_stmt *get = acct_prepare(
+        acct, "SELECT flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?",
+        error_r);
+    sqlite3_stmt *put = get ? acct_prepare(acct,
+                                           "UPDATE messages SET flags = ?, keywords = ?, modseq = ?"
+                                           " WHERE mailbox_id = ? AND uid = ?",
+                                           error_r)
+                            : NULL;
+    int64_t modseq = 0; /* one new MODSEQ for everything this call changes */
+    for (size_t i = 0; get && put && i < nuids && r == STORE_OK; i++) {
+        sqlite3_reset(get);
+        sqlite3_bind_int64(get, 1, mbox);
+        sqlite3_bind_int64(get, 2, uids[i]);
+        int rc = sqlite3_step(get);
+        if (rc == SQLITE_DONE)
+            continue; /* expunged meanwhile: nothing to change */
+        if (rc != SQLITE_ROW) {
+            *error_r = acct_error(acct, "reading flags");
+            r = STORE_ERR_IO;
+            break;
+        }
+        unsigned have = (unsigned)sqlite3_column_int(get, 0);
+        char *have_kw = arena_strdup(a, (const char *)sqlite3_column_text(get, 1));
+        uint64_t have_modseq = (uint64_t)sqlite3_column_int64(get, 2);
+        if (unchanged_since && have_modseq > unchanged_since) {
+            if (failed)
+                failed(ctx, uids[i]);
+            continue;
+        }
+        unsigned want = op == STORE_FLAGS_SET ? flags
+                        : op == STORE_FLAGS_ADD ? (have | flags)
+                                                : (have & ~flags);
+        char *want_kw = apply_keywords(a, have_kw, change, op, &why);
+        if (!want_kw) {
+            *error_r = xstrdup(why);
+            r = STORE_ERR_INVALID;
+            break;
+        }
+        if (want == have && !strcmp(want_kw, have_kw))
+            continue;
+        if (!modseq && (modseq = mailbox_next_modseq(acct, mbox, error_r)) < 0) {
+            r = STORE_ERR_IO;
+            break;
+        }
+        sqlite3_reset(put);
+        sqlite3_bind_int(put, 1, (int)want);
+        sqlite3_bind_text(put, 2, want_kw, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(put, 3, modseq);
+        sqlite3_bind_int64(put, 4, mbox);
+        sqlite3_bind_int64(put, 5, uids[i]);
+        if (sqlite3_step(put) != SQLITE_DONE) {
+            *error_r = acct_error(acct, "writing flags");
+            r = STORE_ERR_IO;
+        }
+    }
+    if (!get || !put)
+        r = STORE_ERR_IO;
+    sqlite3_finalize(get);
+    sqlite3_finalize(put);
+    if (r == STORE_OK)
+        r = acct_commit(acct, error_r);
+    else
+        acct_rollback(acct);
+out:
+    arena_free(a);
+    return r;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Removes messages (with \Deleted only, unless `any`), recording them as
+ * vanished; inside the caller's transaction. */
+static int remove_messages(struct store_acct *acct, int64_t mbox, const uint32_t *uids,
+                           size_t nuids, bool any, void (*expunged)(void *ctx, uint32_t uid),
+                           void *ctx, char **error_r)
+{
+    sqlite3_stmt *sel = acct_prepare(
+        acct,
+        uids ? "SELECT uid FROM messages WHERE mailbox_id = ?1 AND uid = ?2 AND (?3 OR flags & 8)"
+             : "SELECT uid FROM messages WHERE mailbox_id = ?1 AND (?3 OR flags & 8) ORDER BY uid",
+        error_r);
+    sqlite3_stmt *del = sel ? acct_prepare(acct,
+                                           "DELETE FROM messages WHERE mailbox_id = ? AND uid = ?",
+                                           error_r)
+                            : NULL;
+    sqlite3_stmt *van = del ? acct_prepare(acct,
+                                           "INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq)"
+                                           " VALUES (?, ?, ?)",
+                                           error_r)
+                            : NULL;
+    int r = van ? STORE_OK : STORE_ERR_IO;
+    int64_t modseq = 0;
+    uint32_t *found = NULL;
+    size_t nfound = 0, cap = 0;
+    /* Collect first, then delete: no writes while a SELECT walks the table. */
+    for (size_t i = 0; r == STORE_OK && i < (uids ? nuids : 1); i++) {
+        sqlite3_reset(sel);
+        sqlite3_bind_int64(sel, 1, mbox);
+        if (uids)
+            sqlite3_bind_int64(sel, 2, uids[i]);
+        sqlite3_bind_int(sel, 3, any);
+        int rc;
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+            if (nfound == cap) {
+                cap = cap ? cap * 2 : 64;
+                found = xrealloc(found, cap * sizeof(*found));
+            }
+            found[nfound++] = (uint32_t)sqlite3_column_int64(sel, 0);
+        }
+        if (rc != SQLITE_DONE) {
+            *error_r = acct_error(acct, "finding messages to expunge");
+            r = STORE_ERR_IO;
+        }
+    }
+    if (nfound)
+        qsort(found, nfound, sizeof(*found), cmp_u32);
+    for (size_t i = 0; r == STORE_OK && i < nfound; i++) {
+        if (i && found[i] == found[i - 1])
+            continue;
+        if (!modseq && (modseq = mailbox_next_modseq(acct, mbox, error_r)) < 0) {
+            r = STORE_ERR_IO;
+            break;
+        }
+        sqlite3_reset(del);
+        sqlite3_bind_int64(del, 1, mbox);
+        sqlite3_bind_int64(del, 2, found[i]);
+        sqlite3_reset(van);
+        sqlite3_bind_int64(van, 1, mbox);
+        sqlite3_bind_int64(van, 2, found[i]);
+        sqlite3_bind_int64(van, 3, modseq);
+        if (sqlite3_step(del) != SQLITE_DONE || sqlite3_step(van) != SQLITE_DONE) {
+            *error_r = acct_error(acct, "expunging");
+            r = STORE_ERR_IO;
+        }
+    }
+    /* The caller reports these to its client only after COMMIT. */
+    if (r == STORE_OK && expunged)
+        for (size_t i = 0; i < nfound; i++)
+            if (!i || found[i] != found[i - 1])
+                expunged(ctx, found[i]);
+    free(found);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(del);
+    sqlite3_finalize(van);
+    return r;
+}
+
+/* Collects callbacks until the transaction commits, so nothing is reported
+ * that a failed COMMIT would undo. */
+struct uid_pairs {
+    uint32_t *a, *b;
+    size_t n, cap;
+};
+
+static void pairs_add(struct uid_pairs *p, uint32_t x, uint32_t y)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 64;
+        p->a = xrealloc(p->a, p->cap * sizeof(uint32_t));
+        p->b = xrealloc(p->b, p->cap * sizeof(uint32_t));
+    }
+    p->a[p->n] = x;
+    p->b[p->n++] = y;
+}
+
+static void collect_one(void *ctx, uint32_t uid)
+{
+    pairs_add(ctx, uid, 0);
+}
+
+int store_message_expunge(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
+                          size_t nuids, void (*expunged)(void *ctx, uint32_t uid), void *ctx,
+                          char **error_r)
+{
+    struct arena *a = arena_new(0);
+    struct uid_pairs done = { 0 };
+    int r = STORE_OK;
+    int64_t mbox = need_mailbox(acct, a, mailbox, error_r);
+    if (mbox < 0) {
+        r = mailbox_error(mbox);
+        goto out;
+    }
+    if ((r = acct_begin(acct, error_r)) != STORE_OK)
+        goto out;
+    r = remove_messages(acct, mbox, uids, nuids, false, collect_one, &done, error_r);
+    if (r == STORE_OK)
+        r = acct_commit(acct, error_r);
+    else
+        acct_rollback(acct);
+    if (r == STORE_OK) {
+        for (size_t i = 0; expunged && i < done.n; i++)
+            expunged(ctx, done.a[i]);
+        acct_collect_files(acct);
+    }
+out:
+    free(done.a);
+    free(done.b);
+    arena_free(a);
+    return r;
+}
+
+int store_message_copy(struct store_acct *acct, const char *from, const uint32_t *uids,
+                       size_t nuids, const char *to, bool move,
+                       void (*copied)(void *ctx, uint32_t old_uid, uint32_t new_uid), void *ctx,
+                       char **error_r)
+{
+    struct arena *a = arena_new(0);
+    struct uid_pairs done = { 0 };
+    uint32_t *sorted = NULL;
+    int r = STORE_OK;
+    int64_t src = need_mailbox(acct, a, from, error_r);
+    int64_t dst = src > 0 ? need_mailbox(acct, a, to, error_r) : 0;
+    if (src < 0 || dst < 0) {
+        r = mailbox_error(src < 0 ? src : dst);
+        goto out;
+    }
+    /* New UIDs follow the order of the old ones (RFC 4315 COPYUID). */
+    sorted = xmalloc((nuids ? nuids : 1) * sizeof(*sorted));
+    if (nuids)
+        memcpy(sorted, uids, nuids * sizeof(*sorted));
+    qsort(sorted, nuids, sizeof(*sorted), cmp_u32);
+    if ((r = acct_begin(acct, error_r)) != STORE_OK)
+        goto out;
+    sqlite3_stmt *ins = acct_prepare(
+        acct,
+        "INSERT INTO messages (mailbox_id, uid, file, flags, keywords, internal_date, modseq)"
+        " SELECT ?1, (SELECT uidnext FROM mailboxes WHERE id = ?1), file, flags, keywords,"
+        " internal_date, ?2 FROM messages WHERE mailbox_id = ?3 AND uid = ?4",
+        error_r);
+    sqlite3_stmt *bump = ins ? acct_prepare(acct,
+                                            "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ?"
+                                            " RETURNING uidnext - 1",
+                                            error_r)
+                             : NULL;
+    int64_t modseq = 0;
+    if (!ins || !bump)
+        r = STORE_ERR_IO;
+    for (size_t i = 0; r == STORE_OK && i < nuids; i++) {
+        if (i && sorted[i] == sorted[i - 1])
+            continue;
+        if (!modseq && (modseq = mailbox_next_modseq(acct, dst, error_r)) < 0) {
+            r = STORE_ERR_IO;
+            break;
+        }
+        sqlite3_reset(ins);
+        sqlite3_bind_int64(ins, 1, dst);
+        sqlite3_bind_int64(ins, 2, modseq);
+        sqlite3_bind_int64(ins, 3, src);
+        sqlite3_bind_int64(ins, 4, sorted[i]);
+        if (sqlite3_step(ins) != SQLITE_DONE) {
+            *error_r = acct_error(acct, "copying");
+            r = STORE_ERR_IO;
+            break;
+        }
+        if (sqlite3_changes(acct->db) == 0)
+            continue; /* no such message (expunged meanwhile) */
+        sqlite3_reset(bump);
+        sqlite3_bind_int64(bump, 1, dst);
+        if (sqlite3_step(bump) != SQLITE_ROW) {
+            *error_r = acct_error(acct, "copying");
+            r = STORE_ERR_IO;
+            break;
+        }
+        pairs_add(&done, sorted[i], (uint32_t)sqlite3_column_int64(bump, 0));
+        sqlite3_step(bump);
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(bump);
+    if (r == STORE_OK && move && done.n)
+        r = remove_messages(acct, src, done.a, done.n, true, NULL, NULL, error_r);
+    if (r == STORE_OK)
+        r = acct_commit(acct, error_r);
+    else
+        acct_rollback(acct);
+    if (r == STORE_OK)
+        for (size_t i = 0; copied && i < done.n; i++)
+            copied(ctx, done.a[i], done.b[i]);
+out:
+    free(sorted);
+    free(done.a);
+    free(done.b);
+    arena_free(a);
+    return r;
+}
+
+int store_message_vanished(struct store_acct *acct, const char *mailbox, uint64_t since,
+                           void (*cb)(void *ctx, uint32_t uid), void *ctx, char **error_r)
+{
+    struct arena *a = arena_new(0);
+    int r = STORE_OK;
+    int64_t mbox = need_mailbox(acct, a, mailbox, error_r);
+    if (mbox < 0) {
+        r = mailbox_error(mbox);
+        goto out;
+    }
+    sqlite3_stmt *st = acct_prepare(
+        acct, "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+        error_r);
+    if (!st) {
+        r = STORE_ERR_IO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, mbox);
+    sqlite3_bind_int64(st, 2, (int64_t)since);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb(ctx, (uint32_t)sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        *error_r = acct_error(acct, "listing vanished messages");
+        r = STORE_ERR_IO;
+    }
+out:
+    arena_free(a);
+    return r;
+}
+
+int store_message_open(struct store_acct *acct, const char *file, char **error_r)
+{
+    /* Only names we make: 32 hex digits, nothing that could leave msg/. */
+    bool ok = strlen(file) == FILE_NAME_LEN;
+    for (size_t i = 0; ok && i < FILE_NAME_LEN; i++)
+        ok = (file[i] >= '0' && file[i] <= '9') || (file[i] >= 'a' && file[i] <= 'f');
+    if (!ok) {
+        *error_r = xasprintf("not a message file name: %s", file);
+        return -1;
+    }
+    char *path = xasprintf("%s/%.2s/%s", acct->msg_dir, file, file);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        *error_r = xasprintf("%s: %s", path, strerror(errno));
+    free(path);
+    return fd;
+}
