@@ -42,6 +42,12 @@ static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
     "  PRIMARY KEY (mailbox_id, uid)"
     ") WITHOUT ROWID;"
     "CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);"
+    /* Bytes in use, kept current by triggers so a quota check is one read. */
+    "INSERT INTO meta (key, value) VALUES ('usage', 0);"
+    "CREATE TRIGGER files_usage_add AFTER INSERT ON files BEGIN"
+    "  UPDATE meta SET value = value + NEW.size WHERE key = 'usage'; END;"
+    "CREATE TRIGGER files_usage_sub AFTER DELETE ON files BEGIN"
+    "  UPDATE meta SET value = value - OLD.size WHERE key = 'usage'; END;"
     "CREATE TRIGGER messages_ref AFTER INSERT ON messages BEGIN"
     "  UPDATE files SET refs = refs + 1 WHERE name = NEW.file; END;"
     "CREATE TRIGGER messages_unref AFTER DELETE ON messages BEGIN"
@@ -228,9 +234,38 @@ int store_acct_open(struct store *s, int64_t account_id, struct store_acct **out
         store_acct_close(acct);
         return STORE_ERR_IO;
     }
+    /* The quota, from the server database (changes apply at the next open). */
+    sqlite3_stmt *q = db_prepare(s, "SELECT quota_bytes FROM accounts WHERE id = ?", &err);
+    if (q) {
+        sqlite3_bind_int64(q, 1, account_id);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            acct->quota = (unsigned long long)sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    } else {
+        free(err);
+    }
     acct_collect_files(acct);
     *out = acct;
     return STORE_OK;
+}
+
+char *acct_msg_dir(struct store *s, int64_t account_id, char **error_r)
+{
+    char *accounts = xasprintf("%s/accounts", s->data_dir);
+    char *dir = xasprintf("%s/%lld", accounts, (long long)account_id);
+    char *msg = xasprintf("%s/msg", dir);
+    int r = make_dir(accounts, error_r);
+    if (r == STORE_OK)
+        r = make_dir(dir, error_r);
+    if (r == STORE_OK)
+        r = make_dir(msg, error_r);
+    free(accounts);
+    free(dir);
+    if (r != STORE_OK) {
+        free(msg);
+        return NULL;
+    }
+    return msg;
 }
 
 void store_acct_close(struct store_acct *acct)

@@ -189,7 +189,7 @@ int store_open(const struct store_options *opt, struct store **out, char **error
     s->data_dir = xstrdup(opt->data_dir);
     char *path = xasprintf("%s/outpost.db", opt->data_dir);
     int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
         /* SQLite opens files by their absolute path, so every directory
@@ -235,6 +235,8 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    committer_free(s->committer);
+    hub_free(s->hub);
     sqlite3_close(s->db);
     free(s->data_dir);
     free(s->subaddress_separators);

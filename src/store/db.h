@@ -8,16 +8,22 @@
 
 #include "store/store.h"
 
+struct store_hub;
+struct store_committer;
+
 struct store {
-    sqlite3 *db;
+    sqlite3 *db;          /* serialized mode: usable from any thread */
     char *data_dir;
     char *subaddress_separators;
+    struct store_hub *hub;             /* after store_attach */
+    struct store_committer *committer; /* after store_attach */
 };
 
 /* An open account's mail (store_acct_open). */
 struct store_acct {
     struct store *store;
     int64_t id;
+    unsigned long long quota; /* bytes; 0: none (read at open) */
     sqlite3 *db;
     char *dir;      /* data/accounts/<id> */
     char *msg_dir;  /* data/accounts/<id>/msg */
@@ -39,6 +45,35 @@ int64_t mailbox_id(struct store_acct *acct, const char *canonical);
 int64_t mailbox_next_modseq(struct store_acct *acct, int64_t mailbox_id, char **error_r);
 /* Removes files no message refers to any more. */
 void acct_collect_files(struct store_acct *acct);
+
+/* Queues a change notification (any thread; delivered on the loop). A no-op
+ * until store_attach. */
+void hub_publish(struct store *s, int64_t account_id, const char *mailbox,
+                 enum store_event_kind kind, uint32_t uid, uint64_t modseq);
+void hub_free(struct store_hub *h);
+struct store_committer *committer_new(struct store *s, struct workers *w);
+/* Waits for nothing: call after the worker pool has drained. */
+void committer_free(struct store_committer *c);
+/* An append's index part inside an open transaction (SAVEPOINT-safe):
+ * mailbox lookup, keywords, quota, the rows. canon_r gets the mailbox's
+ * canonical name (allocated from a). */
+int message_append_in_tx(struct store_acct *acct, struct arena *a,
+                         const struct store_append_req *req, const char *file, uint32_t *uid_r,
+                         uint64_t *modseq_r, const char **canon_r, char **error_r);
+
+/* The index part of an append, inside an open transaction: a files row, the
+ * next UID, a MODSEQ and the message row. */
+int message_insert(struct store_acct *acct, int64_t mailbox_id, const char *file, size_t size,
+                   unsigned flags, const char *keywords, int64_t internal_date,
+                   uint32_t *uid_r, uint64_t *modseq_r, char **error_r);
+/* Writes a message file durably under msg_dir with a new random name
+ * (written to name, 33 bytes). Thread-safe: touches no database. */
+int message_write_file(const char *msg_dir, const char *data, size_t len, char *name,
+                       char **error_r);
+/* Removes a message file written by message_write_file (after a failure). */
+void message_unlink_file(const char *msg_dir, const char *name);
+/* data/accounts/<id>/msg, made if missing; allocated. */
+char *acct_msg_dir(struct store *s, int64_t account_id, char **error_r);
 
 /* Prepares a statement; on failure returns NULL with *error_r allocated. */
 sqlite3_stmt *db_prepare(struct store *s, const char *sql, char **error_r);

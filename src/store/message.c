@@ -18,22 +18,24 @@
 
 /* A mailbox's id by name, with the error set for the caller. */
 static int64_t need_mailbox(struct store_acct *acct, struct arena *a, const char *name,
-                            char **error_r)
+                            const char **canon_r, char **error_r)
 {
     const char *why;
     char *canon = mailbox_canonical(a, name, &why);
+    if (canon_r)
+        *canon_r = canon;
     if (!canon) {
         *error_r = xasprintf("%s: %s", name, why);
-        return -STORE_ERR_INVALID;
+        return STORE_ERR_INVALID;
     }
     int64_t id = mailbox_id(acct, canon);
     if (id < 0) {
         *error_r = acct_error(acct, "finding a mailbox");
-        return -STORE_ERR_IO;
+        return STORE_ERR_IO;
     }
     if (id == 0) {
         *error_r = xasprintf("no mailbox %s", canon);
-        return -STORE_ERR_NOT_FOUND;
+        return STORE_ERR_NOT_FOUND;
     }
     return id;
 }
@@ -134,14 +136,14 @@ static char *apply_keywords(struct arena *a, const char *have, const char *chang
     return r;
 }
 
-static int ensure_fanout_dir(struct store_acct *acct, const char *name, char **dir_r,
+static int ensure_fanout_dir(const char *msg_dir, const char *name, char **dir_r,
                              char **error_r)
 {
-    *dir_r = xasprintf("%s/%.2s", acct->msg_dir, name);
+    *dir_r = xasprintf("%s/%.2s", msg_dir, name);
     if (store_fs->mkdir(*dir_r, 0700) == 0) {
         /* A new directory entry: make it durable before files go in. */
-        if (store_fs_sync_dir(acct->msg_dir) < 0) {
-            *error_r = xasprintf("%s: %s", acct->msg_dir, strerror(errno));
+        if (store_fs_sync_dir(msg_dir) < 0) {
+            *error_r = xasprintf("%s: %s", msg_dir, strerror(errno));
             return STORE_ERR_IO;
         }
     } else if (errno != EEXIST) {
@@ -151,43 +153,39 @@ static int ensure_fanout_dir(struct store_acct *acct, const char *name, char **d
     return STORE_OK;
 }
 
-int store_message_append(struct store_acct *acct, const struct store_append_req *req,
-                         uint32_t *uid_r, char **error_r)
+int message_write_file(const char *msg_dir, const char *data, size_t len, char *name,
+                       char **error_r)
 {
-    struct arena *a = arena_new(0);
-    char *dir = NULL;
-    int r = STORE_OK;
-    const char *why;
-    int64_t mbox = need_mailbox(acct, a, req->mailbox, error_r);
-    if (mbox < 0) {
-        r = mailbox_error(mbox);
-        goto out;
-    }
-    char *keywords = normalize_keywords(a, req->keywords, &why);
-    if (!keywords) {
-        *error_r = xstrdup(why);
-        r = STORE_ERR_INVALID;
-        goto out;
-    }
     unsigned char rnd[FILE_NAME_LEN / 2];
     randombytes_buf(rnd, sizeof(rnd));
-    char name[FILE_NAME_LEN + 1];
-    sodium_bin2hex(name, sizeof(name), rnd, sizeof(rnd));
-    if ((r = ensure_fanout_dir(acct, name, &dir, error_r)) != STORE_OK)
-        goto out;
+    sodium_bin2hex(name, FILE_NAME_LEN + 1, rnd, sizeof(rnd));
+    char *dir = NULL;
+    int r = ensure_fanout_dir(msg_dir, name, &dir, error_r);
     /* The file is durable before any index entry points at it. */
-    if (store_fs_write_file(dir, name, req->data, req->len, 0640) < 0) {
+    if (r == STORE_OK && store_fs_write_file(dir, name, data, len, 0640) < 0) {
         *error_r = xasprintf("cannot store the message: %s", strerror(errno));
         r = STORE_ERR_IO;
-        goto out;
     }
-    if ((r = acct_begin(acct, error_r)) != STORE_OK)
-        goto unlink;
+    free(dir);
+    return r;
+}
+
+void message_unlink_file(const char *msg_dir, const char *name)
+{
+    char *path = xasprintf("%s/%.2s/%s", msg_dir, name, name);
+    store_fs->unlink(path);
+    free(path);
+}
+
+int message_insert(struct store_acct *acct, int64_t mbox, const char *file, size_t size,
+                   unsigned flags, const char *keywords, int64_t internal_date,
+                   uint32_t *uid_r, uint64_t *modseq_r, char **error_r)
+{
     sqlite3_stmt *st = acct_prepare(acct, "INSERT INTO files (name, size) VALUES (?, ?)", error_r);
     if (!st)
-        goto fail;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)req->len);
+        return STORE_ERR_IO;
+    sqlite3_bind_text(st, 1, file, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)size);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -196,7 +194,7 @@ int store_message_append(struct store_acct *acct, const struct store_append_req 
                       "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
                       error_r);
     if (!st)
-        goto fail;
+        return STORE_ERR_IO;
     sqlite3_bind_int64(st, 1, mbox);
     int64_t uid = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_finalize(st);
@@ -204,42 +202,95 @@ int store_message_append(struct store_acct *acct, const struct store_append_req 
         goto db_fail;
     int64_t modseq = mailbox_next_modseq(acct, mbox, error_r);
     if (modseq < 0)
-        goto fail;
+        return STORE_ERR_IO;
     st = acct_prepare(acct,
                       "INSERT INTO messages (mailbox_id, uid, file, flags, keywords, internal_date,"
                       " modseq) VALUES (?, ?, ?, ?, ?, ?, ?)",
                       error_r);
     if (!st)
-        goto fail;
+        return STORE_ERR_IO;
     sqlite3_bind_int64(st, 1, mbox);
     sqlite3_bind_int64(st, 2, uid);
-    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, (int)(req->flags & 0x1f));
+    sqlite3_bind_text(st, 3, file, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, (int)(flags & 0x1f));
     sqlite3_bind_text(st, 5, keywords, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, req->internal_date ? req->internal_date : (int64_t)time(NULL));
+    sqlite3_bind_int64(st, 6, internal_date ? internal_date : (int64_t)time(NULL));
     sqlite3_bind_int64(st, 7, modseq);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         goto db_fail;
-    /* synchronous=FULL: the index entry is on disk when COMMIT returns. */
-    if ((r = acct_commit(acct, error_r)) != STORE_OK)
-        goto unlink;
-    if (uid_r)
-        *uid_r = (uint32_t)uid;
-    goto out;
+    *uid_r = (uint32_t)uid;
+    *modseq_r = (uint64_t)modseq;
+    return STORE_OK;
 db_fail:
     *error_r = acct_error(acct, "storing the message");
-fail:
-    acct_rollback(acct);
-    r = STORE_ERR_IO;
-unlink: {
-        char *path = xasprintf("%s/%s", dir, name);
-        store_fs->unlink(path);
-        free(path);
+    return STORE_ERR_IO;
+}
+
+int message_append_in_tx(struct store_acct *acct, struct arena *a,
+                         const struct store_append_req *req, const char *file, uint32_t *uid_r,
+                         uint64_t *modseq_r, const char **canon_r, char **error_r)
+{
+    int64_t mbox = need_mailbox(acct, a, req->mailbox, canon_r, error_r);
+    if (mbox < 0)
+        return mailbox_error(mbox);
+    const char *why;
+    const char *keywords = normalize_keywords(a, req->keywords, &why);
+    if (!keywords) {
+        *error_r = xstrdup(why);
+        return STORE_ERR_INVALID;
     }
+    if (acct->quota) {
+        sqlite3_stmt *st = acct_prepare(acct, "SELECT value FROM meta WHERE key = 'usage'",
+                                        error_r);
+        if (!st)
+            return STORE_ERR_IO;
+        int64_t used = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_finalize(st);
+        if ((unsigned long long)used + req->len > acct->quota) {
+            *error_r = xasprintf("mailbox full: %lld of %llu bytes used, the message has %zu",
+                                 (long long)used, acct->quota, req->len);
+            return STORE_ERR_QUOTA;
+        }
+    }
+    return message_insert(acct, mbox, file, req->len, req->flags, keywords, req->internal_date,
+                          uid_r, modseq_r, error_r);
+}
+
+int store_message_append(struct store_acct *acct, const struct store_append_req *req,
+                         uint32_t *uid_r, char **error_r)
+{
+    struct arena *a = arena_new(0);
+    int r;
+    char name[FILE_NAME_LEN + 1];
+    const char *mname = NULL;
+    /* Refuse early what the index would refuse, before writing a file. */
+    int64_t mbox = need_mailbox(acct, a, req->mailbox, &mname, error_r);
+    if (mbox < 0) {
+        r = mailbox_error(mbox);
+        goto out;
+    }
+    if ((r = message_write_file(acct->msg_dir, req->data, req->len, name, error_r)) != STORE_OK)
+        goto out;
+    uint32_t uid;
+    uint64_t modseq;
+    if ((r = acct_begin(acct, error_r)) == STORE_OK) {
+        r = message_append_in_tx(acct, a, req, name, &uid, &modseq, &mname, error_r);
+        /* synchronous=FULL: the index entry is on disk when COMMIT returns. */
+        if (r == STORE_OK)
+            r = acct_commit(acct, error_r);
+        else
+            acct_rollback(acct);
+    }
+    if (r != STORE_OK) {
+        message_unlink_file(acct->msg_dir, name);
+        goto out;
+    }
+    if (uid_r)
+        *uid_r = uid;
+    hub_publish(acct->store, acct->id, mname, STORE_EVENT_APPEND, uid, modseq);
 out:
-    free(dir);
     arena_free(a);
     return r;
 }
@@ -262,7 +313,8 @@ int store_message_list(struct store_acct *acct, const char *mailbox, uint32_t ui
 {
     struct arena *a = arena_new(0);
     int r = STORE_OK;
-    int64_t mbox = need_mailbox(acct, a, mailbox, error_r);
+    const char *mname;
+    int64_t mbox = need_mailbox(acct, a, mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;
@@ -298,6 +350,24 @@ out:
     return r;
 }
 
+/* Collects callbacks until the transaction commits, so nothing is reported
+ * that a failed COMMIT would undo. */
+struct uid_pairs {
+    uint32_t *a, *b;
+    size_t n, cap;
+};
+
+static void pairs_add(struct uid_pairs *p, uint32_t x, uint32_t y)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 64;
+        p->a = xrealloc(p->a, p->cap * sizeof(uint32_t));
+        p->b = xrealloc(p->b, p->cap * sizeof(uint32_t));
+    }
+    p->a[p->n] = x;
+    p->b[p->n++] = y;
+}
+
 int store_message_set_flags(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
                             size_t nuids, enum store_flag_op op, unsigned flags,
                             const char *keywords, uint64_t unchanged_since,
@@ -308,7 +378,8 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
     int r = STORE_OK;
     const char *why;
     flags &= 0x1f;
-    int64_t mbox = need_mailbox(acct, a, mailbox, error_r);
+    const char *mname;
+    int64_t mbox = need_mailbox(acct, a, mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;
@@ -330,6 +401,7 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
                                            error_r)
                             : NULL;
     int64_t modseq = 0; /* one new MODSEQ for everything this call changes */
+    struct uid_pairs changed = { 0 };
     for (size_t i = 0; get && put && i < nuids && r == STORE_OK; i++) {
         sqlite3_reset(get);
         sqlite3_bind_int64(get, 1, mbox);
@@ -374,6 +446,8 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
         if (sqlite3_step(put) != SQLITE_DONE) {
             *error_r = acct_error(acct, "writing flags");
             r = STORE_ERR_IO;
+        } else {
+            pairs_add(&changed, uids[i], 0);
         }
     }
     if (!get || !put)
@@ -384,6 +458,11 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
         r = acct_commit(acct, error_r);
     else
         acct_rollback(acct);
+    for (size_t i = 0; r == STORE_OK && i < changed.n; i++)
+        hub_publish(acct->store, acct->id, mname, STORE_EVENT_FLAGS, changed.a[i],
+                    (uint64_t)modseq);
+    free(changed.a);
+    free(changed.b);
 out:
     arena_free(a);
     return r;
@@ -399,7 +478,7 @@ static int cmp_u32(const void *x, const void *y)
  * vanished; inside the caller's transaction. */
 static int remove_messages(struct store_acct *acct, int64_t mbox, const uint32_t *uids,
                            size_t nuids, bool any, void (*expunged)(void *ctx, uint32_t uid),
-                           void *ctx, char **error_r)
+                           void *ctx, int64_t *modseq_r, char **error_r)
 {
     sqlite3_stmt *sel = acct_prepare(
         acct,
@@ -466,28 +545,12 @@ static int remove_messages(struct store_acct *acct, int64_t mbox, const uint32_t
             if (!i || found[i] != found[i - 1])
                 expunged(ctx, found[i]);
     free(found);
+    if (modseq_r)
+        *modseq_r = modseq;
     sqlite3_finalize(sel);
     sqlite3_finalize(del);
     sqlite3_finalize(van);
     return r;
-}
-
-/* Collects callbacks until the transaction commits, so nothing is reported
- * that a failed COMMIT would undo. */
-struct uid_pairs {
-    uint32_t *a, *b;
-    size_t n, cap;
-};
-
-static void pairs_add(struct uid_pairs *p, uint32_t x, uint32_t y)
-{
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 64;
-        p->a = xrealloc(p->a, p->cap * sizeof(uint32_t));
-        p->b = xrealloc(p->b, p->cap * sizeof(uint32_t));
-    }
-    p->a[p->n] = x;
-    p->b[p->n++] = y;
 }
 
 static void collect_one(void *ctx, uint32_t uid)
@@ -502,21 +565,27 @@ int store_message_expunge(struct store_acct *acct, const char *mailbox, const ui
     struct arena *a = arena_new(0);
     struct uid_pairs done = { 0 };
     int r = STORE_OK;
-    int64_t mbox = need_mailbox(acct, a, mailbox, error_r);
+    const char *mname;
+    int64_t mbox = need_mailbox(acct, a, mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;
     }
     if ((r = acct_begin(acct, error_r)) != STORE_OK)
         goto out;
-    r = remove_messages(acct, mbox, uids, nuids, false, collect_one, &done, error_r);
+    int64_t modseq = 0;
+    r = remove_messages(acct, mbox, uids, nuids, false, collect_one, &done, &modseq, error_r);
     if (r == STORE_OK)
         r = acct_commit(acct, error_r);
     else
         acct_rollback(acct);
     if (r == STORE_OK) {
-        for (size_t i = 0; expunged && i < done.n; i++)
-            expunged(ctx, done.a[i]);
+        for (size_t i = 0; i < done.n; i++) {
+            if (expunged)
+                expunged(ctx, done.a[i]);
+            hub_publish(acct->store, acct->id, mname, STORE_EVENT_EXPUNGE, done.a[i],
+                        (uint64_t)modseq);
+        }
         acct_collect_files(acct);
     }
 out:
@@ -535,8 +604,9 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
     struct uid_pairs done = { 0 };
     uint32_t *sorted = NULL;
     int r = STORE_OK;
-    int64_t src = need_mailbox(acct, a, from, error_r);
-    int64_t dst = src > 0 ? need_mailbox(acct, a, to, error_r) : 0;
+    const char *src_name = NULL, *dst_name = NULL;
+    int64_t src = need_mailbox(acct, a, from, &src_name, error_r);
+    int64_t dst = src > 0 ? need_mailbox(acct, a, to, &dst_name, error_r) : 0;
     if (src < 0 || dst < 0) {
         r = mailbox_error(src < 0 ? src : dst);
         goto out;
@@ -593,15 +663,22 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
     }
     sqlite3_finalize(ins);
     sqlite3_finalize(bump);
+    int64_t src_modseq = 0;
     if (r == STORE_OK && move && done.n)
-        r = remove_messages(acct, src, done.a, done.n, true, NULL, NULL, error_r);
+        r = remove_messages(acct, src, done.a, done.n, true, NULL, NULL, &src_modseq, error_r);
     if (r == STORE_OK)
         r = acct_commit(acct, error_r);
     else
         acct_rollback(acct);
-    if (r == STORE_OK)
-        for (size_t i = 0; copied && i < done.n; i++)
+    for (size_t i = 0; r == STORE_OK && i < done.n; i++) {
+        if (copied)
             copied(ctx, done.a[i], done.b[i]);
+        hub_publish(acct->store, acct->id, dst_name, STORE_EVENT_APPEND, done.b[i],
+                    (uint64_t)modseq);
+        if (move)
+            hub_publish(acct->store, acct->id, src_name, STORE_EVENT_EXPUNGE, done.a[i],
+                        (uint64_t)src_modseq);
+    }
 out:
     free(sorted);
     free(done.a);
@@ -615,7 +692,8 @@ int store_message_vanished(struct store_acct *acct, const char *mailbox, uint64_
 {
     struct arena *a = arena_new(0);
     int r = STORE_OK;
-    int64_t mbox = need_mailbox(acct, a, mailbox, error_r);
+    const char *mname;
+    int64_t mbox = need_mailbox(acct, a, mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;

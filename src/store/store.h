@@ -38,6 +38,7 @@ enum store_error {
     STORE_ERR_NOT_FOUND = -3, /* not there */
     STORE_ERR_IN_USE = -4,    /* a domain that still has accounts or aliases */
     STORE_ERR_IO = -5,        /* the database failed (disk full, corrupt, ...) */
+    STORE_ERR_QUOTA = -6,     /* the account's quota would be passed */
 };
 
 struct store_options {
@@ -293,5 +294,52 @@ int store_message_vanished(struct store_acct *acct, const char *mailbox, uint64_
                            void (*cb)(void *ctx, uint32_t uid), void *ctx, char **error_r);
 /* Opens a message file read-only; returns a descriptor or -1. */
 int store_message_open(struct store_acct *acct, const char *file, char **error_r);
+
+/* ---- inside the server: group commit and change notification ---- */
+
+struct event_base;
+struct workers;
+
+/* Lets the store run appends on the worker pool and deliver change
+ * notifications on the loop. Call once, on the loop thread, after
+ * store_open. */
+int store_attach(struct store *s, struct event_base *base, struct workers *w, char **error_r);
+
+typedef void (*store_append_done_fn)(void *ctx, int result, uint32_t uid, const char *error);
+
+/* Appends in the worker pool; `done` runs on the loop thread once the
+ * message file and its index entry are both on disk — never before.
+ * Appends to one account that arrive while its index is committing share
+ * the next commit (group commit): one index fsync for all of them.
+ * req and req->data must stay valid until `done`. */
+void store_append_async(struct store *s, int64_t account_id, const struct store_append_req *req,
+                        store_append_done_fn done, void *ctx);
+
+/* Index commits and the appends they carried, since store_attach (their
+ * ratio is the group-commit batch size; for the benchmark and the logs). */
+void store_commit_stats(struct store *s, uint64_t *commits, uint64_t *appends);
+
+enum store_event_kind {
+    STORE_EVENT_APPEND,   /* a new message: uid */
+    STORE_EVENT_FLAGS,    /* flags or keywords changed: uid, modseq */
+    STORE_EVENT_EXPUNGE,  /* a message is gone: uid, modseq */
+};
+
+struct store_event {
+    int64_t account_id;
+    const char *mailbox;  /* canonical name */
+    enum store_event_kind kind;
+    uint32_t uid;
+    uint64_t modseq;
+};
+
+struct store_watch;
+
+/* Calls cb on the loop thread for every change to the account's messages
+ * made by anyone in this process (sessions, delivery), after it is durable. */
+struct store_watch *store_watch_add(struct store *s, int64_t account_id,
+                                    void (*cb)(void *ctx, const struct store_event *ev),
+                                    void *ctx);
+void store_watch_remove(struct store_watch *w);
 
 #endif

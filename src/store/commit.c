@@ -1,0 +1,234 @@
+/* Group commit of appends (see store_append_async in store.h).
+ *
+ * An append runs in two steps on the worker pool. First its message file is
+ * written and fsync'd; these run in parallel, and the filesystem merges their
+ * journal commits. Then its index entry joins its account's queue. One commit
+ * job per account at a time takes everything queued, inserts it in one
+ * transaction (a SAVEPOINT each, so one bad append does not sink the others)
+ * and commits: one index fsync for the whole batch. Appends that arrive while
+ * a commit runs form the next batch, so batches grow with load and nobody
+ * waits for a timer. `done` runs on the loop after the commit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/str.h"
+#include "core/workers.h"
+#include "store/db.h"
+
+struct append_op;
+
+struct acct_queue {
+    struct acct_queue *next;
+    struct store_committer *c;
+    int64_t account_id;
+    struct store_acct *acct;             /* used only by this queue's commit job */
+    struct append_op *pending, *pending_tail; /* files written, awaiting a commit */
+    struct append_op *batch;             /* in the running commit */
+    bool committing;
+};
+
+struct store_committer {
+    struct store *s;
+    struct workers *w;
+    struct acct_queue *queues;
+    /* Written by commit jobs (one per account at a time, but several
+     * accounts at once): atomics. */
+    _Atomic uint64_t commits, appends;
+};
+
+struct append_op {
+    struct append_op *next;
+    struct store_committer *c;
+    int64_t account_id;
+    const struct store_append_req *req;
+    store_append_done_fn done;
+    void *ctx;
+    char *msg_dir;
+    char name[33];
+    int result;
+    uint32_t uid;
+    uint64_t modseq;
+    char *mailbox; /* canonical, for the notification */
+    char *error;
+};
+
+struct store_committer *committer_new(struct store *s, struct workers *w)
+{
+    struct store_committer *c = xcalloc(1, sizeof(*c));
+    c->s = s;
+    c->w = w;
+    return c;
+}
+
+void committer_free(struct store_committer *c)
+{
+    if (!c)
+        return;
+    while (c->queues) {
+        struct acct_queue *q = c->queues;
+        c->queues = q->next;
+        store_acct_close(q->acct);
+        free(q);
+    }
+    free(c);
+}
+
+static struct acct_queue *queue_for(struct store_committer *c, int64_t account_id)
+{
+    for (struct acct_queue *q = c->queues; q; q = q->next)
+        if (q->account_id == account_id)
+            return q;
+    struct acct_queue *q = xcalloc(1, sizeof(*q));
+    q->c = c;
+    q->account_id = account_id;
+    q->next = c->queues;
+    c->queues = q;
+    return q;
+}
+
+static void finish_op(struct append_op *op)
+{
+    if (op->result == STORE_OK)
+        hub_publish(op->c->s, op->account_id, op->mailbox, STORE_EVENT_APPEND, op->uid,
+                    op->modseq);
+    op->done(op->ctx, op->result, op->uid, op->error);
+    free(op->msg_dir);
+    free(op->mailbox);
+    free(op->error);
+    free(op);
+}
+
+/* ---- step 2: the index ---- */
+
+static void commit_job(void *arg)
+{
+    struct acct_queue *q = arg;
+    struct store_committer *c = q->c;
+    char *err = NULL;
+    int r = STORE_OK;
+    if (!q->acct)
+        r = store_acct_open(c->s, q->account_id, &q->acct, &err);
+    if (r == STORE_OK)
+        r = acct_begin(q->acct, &err);
+    struct arena *a = arena_new(0);
+    int ok = 0;
+    for (struct append_op *op = q->batch; op; op = op->next) {
+        if (r != STORE_OK) {
+            op->result = r;
+            op->error = xstrdup(err);
+            continue;
+        }
+        char *e = NULL;
+        const char *canon = NULL;
+        acct_exec(q->acct, "SAVEPOINT append", &e);
+        free(e);
+        e = NULL;
+        op->result = message_append_in_tx(q->acct, a, op->req, op->name, &op->uid, &op->modseq,
+                                          &canon, &op->error);
+        if (op->result == STORE_OK) {
+            op->mailbox = xstrdup(canon);
+            ok++;
+        } else {
+            acct_exec(q->acct, "ROLLBACK TO append", &e);
+            free(e);
+            e = NULL;
+        }
+        acct_exec(q->acct, "RELEASE append", &e);
+        free(e);
+    }
+    arena_free(a);
+    if (r == STORE_OK) {
+        c->commits++;
+        c->appends += (uint64_t)ok;
+        /* synchronous=FULL: one fsync makes the whole batch durable. */
+        if (acct_commit(q->acct, &err) != STORE_OK) {
+            for (struct append_op *op = q->batch; op; op = op->next) {
+                if (op->result == STORE_OK) {
+                    op->result = STORE_ERR_IO;
+                    op->error = xstrdup(err);
+                }
+            }
+        }
+    }
+    /* What will not be acknowledged must not stay on disk. */
+    for (struct append_op *op = q->batch; op; op = op->next)
+        if (op->result != STORE_OK)
+            message_unlink_file(op->msg_dir, op->name);
+    free(err);
+}
+
+static void start_commit(struct acct_queue *q);
+
+static void commit_done(void *arg)
+{
+    struct acct_queue *q = arg;
+    struct append_op *op = q->batch;
+    q->batch = NULL;
+    q->committing = false;
+    while (op) {
+        struct append_op *next = op->next;
+        finish_op(op);
+        op = next;
+    }
+    if (q->pending)
+        start_commit(q);
+}
+
+static void start_commit(struct acct_queue *q)
+{
+    q->batch = q->pending;
+    q->pending = q->pending_tail = NULL;
+    q->committing = true;
+    workers_submit(q->c->w, commit_job, commit_done, q);
+}
+
+/* ---- step 1: the file ---- */
+
+static void write_job(void *arg)
+{
+    struct append_op *op = arg;
+    op->msg_dir = acct_msg_dir(op->c->s, op->account_id, &op->error);
+    if (!op->msg_dir) {
+        op->result = STORE_ERR_IO;
+        return;
+    }
+    op->result = message_write_file(op->msg_dir, op->req->data, op->req->len, op->name,
+                                    &op->error);
+}
+
+static void write_done(void *arg)
+{
+    struct append_op *op = arg;
+    if (op->result != STORE_OK) {
+        finish_op(op);
+        return;
+    }
+    struct acct_queue *q = queue_for(op->c, op->account_id);
+    if (q->pending_tail)
+        q->pending_tail->next = op;
+    else
+        q->pending = op;
+    q->pending_tail = op;
+    if (!q->committing)
+        start_commit(q);
+}
+
+void store_append_async(struct store *s, int64_t account_id, const struct store_append_req *req,
+                        store_append_done_fn done, void *ctx)
+{
+    if (!s->committer)
+        abort(); /* a bug: store_attach first */
+    struct append_op *op = xcalloc(1, sizeof(*op));
+    op->c = s->committer;
+    op->account_id = account_id;
+    op->req = req;
+    op->done = done;
+    op->ctx = ctx;
+    workers_submit(s->committer->w, write_job, write_done, op);
+}
+
+void store_commit_stats(struct store *s, uint64_t *commits, uint64_t *appends)
+{
+    *commits = s->committer ? s->committer->commits : 0;
+    *appends = s->committer ? s->committer->appends : 0;
+}

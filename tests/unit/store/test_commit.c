@@ -1,0 +1,127 @@
+/* Group commit and change notification: many concurrent appends through
+ * store_append_async, on a real event loop and worker pool. */
+#include <ftw.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "core/workers.h"
+#include "store/store.h"
+#include "test.h"
+
+#define APPENDS 200
+
+static struct event_base *base;
+static int done_count, done_ok, events;
+static uint32_t uids_seen[APPENDS + 1];
+static uint32_t event_uids[APPENDS + 1];
+
+static void on_done(void *ctx, int result, uint32_t uid, const char *error)
+{
+    (void)ctx;
+    done_count++;
+    if (result == STORE_OK && uid >= 1 && uid <= APPENDS) {
+        done_ok++;
+        uids_seen[uid]++;
+    } else if (result != STORE_OK && error) {
+        fprintf(stderr, "append failed: %s\n", error);
+    }
+    if (done_count == APPENDS + 1)
+        event_base_loopbreak(base);
+}
+
+static void on_event(void *ctx, const struct store_event *ev)
+{
+    (void)ctx;
+    if (ev->kind == STORE_EVENT_APPEND && !strcmp(ev->mailbox, "INBOX") && ev->uid <= APPENDS) {
+        events++;
+        event_uids[ev->uid]++;
+    }
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void test_concurrent_appends_share_commits(void)
+{
+    char dir[] = "/tmp/outpost-test-commit-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct store_options opt = { .data_dir = dir, .subaddress_separators = "+" };
+    struct store *s;
+    char *err = NULL;
+    CHECK_INT(store_open(&opt, &s, &err), STORE_OK);
+    CHECK_INT(auth_init(), 0);
+    struct auth_credentials cred;
+    const char *why;
+    CHECK_INT(auth_credentials_make("pw", 2, &cred, &why), 0);
+    int64_t id;
+    CHECK_INT(store_domain_add(s, "example.test", &err), STORE_OK);
+    CHECK_INT(store_account_add(s, "a@example.test", "", &cred, 0, &id, &err), STORE_OK);
+
+    base = event_base_new();
+    struct workers *w = workers_new(base, 8);
+    CHECK_INT(store_attach(s, base, w, &err), STORE_OK);
+    struct store_watch *watch = store_watch_add(s, id, on_event, NULL);
+
+    static struct store_append_req reqs[APPENDS + 1];
+    static char bodies[APPENDS][64];
+    for (int i = 0; i < APPENDS; i++) {
+        int n = snprintf(bodies[i], sizeof(bodies[i]), "Subject: %d\r\n\r\nbody %d\r\n", i, i);
+        reqs[i] = (struct store_append_req){ .mailbox = "INBOX", .data = bodies[i],
+                                             .len = (size_t)n };
+        store_append_async(s, id, &reqs[i], on_done, NULL);
+    }
+    /* One that must fail: no such mailbox. It must not sink the others. */
+    reqs[APPENDS] = (struct store_append_req){ .mailbox = "Nope", .data = "x", .len = 1 };
+    store_append_async(s, id, &reqs[APPENDS], on_done, NULL);
+
+    event_base_dispatch(base);
+    /* Deliver the last notifications. */
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    CHECK_INT(done_count, APPENDS + 1);
+    CHECK_INT(done_ok, APPENDS);
+    int dup = 0;
+    for (int u = 1; u <= APPENDS; u++)
+        if (uids_seen[u] != 1 || event_uids[u] != 1)
+            dup++;
+    CHECK_INT(dup, 0);
+    CHECK_INT(events, APPENDS);
+    uint64_t commits, appends;
+    store_commit_stats(s, &commits, &appends);
+    CHECK_INT(appends, APPENDS);
+    /* Group commit: far fewer index commits than appends. */
+    fprintf(stderr, "  %llu appends in %llu commits\n", (unsigned long long)appends,
+            (unsigned long long)commits);
+    CHECK(commits < APPENDS);
+
+    /* What was acknowledged is there after reopening. */
+    store_watch_remove(watch);
+    workers_free(w);
+    store_close(s);
+    event_base_free(base);
+    CHECK_INT(store_open(&opt, &s, &err), STORE_OK);
+    struct store_acct *acct;
+    CHECK_INT(store_acct_open(s, id, &acct, &err), STORE_OK);
+    struct arena *a = arena_new(0);
+    struct store_mailbox mb;
+    CHECK_INT(store_mailbox_get(acct, a, "INBOX", &mb, &err), STORE_OK);
+    CHECK_INT(mb.messages, APPENDS);
+    CHECK_INT(mb.uidnext, APPENDS + 1);
+    arena_free(a);
+    store_acct_close(acct);
+    store_close(s);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(err);
+}
+
+int main(void)
+{
+    RUN(test_concurrent_appends_share_commits);
+    return TEST_DONE();
+}
