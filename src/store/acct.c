@@ -1,9 +1,11 @@
 /* Opening an account's mail index (see store.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/str.h"
@@ -246,6 +248,56 @@ int store_acct_open(struct store *s, int64_t account_id, struct store_acct **out
     }
     acct_collect_files(acct);
     *out = acct;
+    return STORE_OK;
+}
+
+int store_acct_clean_orphans(struct store_acct *acct, unsigned min_age, unsigned *removed,
+                             char **error_r)
+{
+    *removed = 0;
+    DIR *top = opendir(acct->msg_dir);
+    if (!top) {
+        *error_r = xasprintf("%s: %s", acct->msg_dir, strerror(errno));
+        return STORE_ERR_IO;
+    }
+    sqlite3_stmt *known = acct_prepare(acct, "SELECT 1 FROM files WHERE name = ?", error_r);
+    if (!known) {
+        closedir(top);
+        return STORE_ERR_IO;
+    }
+    time_t cutoff = time(NULL) - (time_t)min_age;
+    struct dirent *d;
+    while ((d = readdir(top))) {
+        if (strlen(d->d_name) != 2 || d->d_name[0] == '.')
+            continue;
+        char *sub = xasprintf("%s/%s", acct->msg_dir, d->d_name);
+        DIR *dd = opendir(sub);
+        struct dirent *f;
+        while (dd && (f = readdir(dd))) {
+            if (f->d_name[0] == '.')
+                continue;
+            char *path = xasprintf("%s/%s", sub, f->d_name);
+            struct stat st;
+            bool orphan = false;
+            if (stat(path, &st) == 0 && st.st_mtime <= cutoff) {
+                if (strstr(f->d_name, ".tmp")) {
+                    orphan = true;
+                } else {
+                    sqlite3_reset(known);
+                    sqlite3_bind_text(known, 1, f->d_name, -1, SQLITE_TRANSIENT);
+                    orphan = sqlite3_step(known) == SQLITE_DONE;
+                }
+            }
+            if (orphan && store_fs->unlink(path) == 0)
+                (*removed)++;
+            free(path);
+        }
+        if (dd)
+            closedir(dd);
+        free(sub);
+    }
+    sqlite3_finalize(known);
+    closedir(top);
     return STORE_OK;
 }
 

@@ -106,8 +106,15 @@ static void commit_job(void *arg)
     struct store_committer *c = q->c;
     char *err = NULL;
     int r = STORE_OK;
-    if (!q->acct)
+    if (!q->acct) {
         r = store_acct_open(c->s, q->account_id, &q->acct, &err);
+        /* First use in this process: files of appends that a crash cut
+         * short (older than an hour, so never one still being written). */
+        unsigned removed;
+        char *e = NULL;
+        if (r == STORE_OK && store_acct_clean_orphans(q->acct, 3600, &removed, &e) != STORE_OK)
+            free(e);
+    }
     if (r == STORE_OK)
         r = acct_begin(q->acct, &err);
     struct arena *a = arena_new(0);

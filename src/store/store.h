@@ -185,6 +185,12 @@ struct store_acct;
  * mailboxes (Sent, Drafts, Junk, Trash, Archive) the first time. */
 int store_acct_open(struct store *s, int64_t account_id, struct store_acct **out, char **error_r);
 void store_acct_close(struct store_acct *acct);
+/* After a crash: removes message files no index entry refers to (written
+ * by an append that never committed) and stale temporary files, if older than
+ * min_age seconds — younger ones may belong to an append still running in
+ * another process. Reports how many went. */
+int store_acct_clean_orphans(struct store_acct *acct, unsigned min_age, unsigned *removed,
+                             char **error_r);
 
 #define STORE_MAILBOX_DELIM '/'
 #define STORE_MAILBOX_NAME_MAX 512
