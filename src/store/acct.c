@@ -164,6 +164,16 @@ static int acct_migrate(struct store_acct *acct, char **error_r)
         return STORE_OK;
     if (acct_begin(acct, error_r) != STORE_OK)
         return STORE_ERR_IO;
+    /* Another process may have migrated between our read and the lock. */
+    st = acct_prepare(acct, "PRAGMA user_version", error_r);
+    if (!st) {
+        acct_rollback(acct);
+        return STORE_ERR_IO;
+    }
+    version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (version >= ACCT_SCHEMA_VERSION)
+        return acct_commit(acct, error_r);
     for (int v = version; v < ACCT_SCHEMA_VERSION; v++)
         if (acct_exec(acct, acct_migrations[v], error_r) != STORE_OK)
             goto fail;

@@ -62,8 +62,10 @@ static int locate_alias(struct store *s, struct arena *a, const char *alias,
     return STORE_OK;
 }
 
-/* "local@domain" with the domain normalised and the local part as written. */
-static int normalize_target(struct arena *a, const char *target, char **out, char **error_r)
+/* "local@domain" with the domain normalised and the local part as written,
+ * and its comparison key (the local part ASCII-lowercased). */
+static int normalize_target(struct arena *a, const char *target, char **out, char **key,
+                            char **error_r)
 {
     struct store_address t;
     const char *why;
@@ -74,6 +76,8 @@ static int normalize_target(struct arena *a, const char *target, char **out, cha
     size_t n = strlen(t.local) + 1 + strlen(t.domain) + 1;
     *out = arena_alloc(a, n);
     snprintf(*out, n, "%s@%s", t.local, t.domain);
+    *key = arena_alloc(a, n);
+    snprintf(*key, n, "%s@%s", t.local_key, t.domain);
     return STORE_OK;
 }
 
@@ -92,8 +96,9 @@ int store_alias_add(struct store *s, const char *alias, const char *const *targe
     if ((r = locate_alias(s, a, alias, &al, &domain_id, error_r)) != STORE_OK)
         goto out;
     char **norm = arena_alloc(a, sizeof(char *) * (size_t)ntargets);
+    char **keys = arena_alloc(a, sizeof(char *) * (size_t)ntargets);
     for (int i = 0; i < ntargets; i++)
-        if ((r = normalize_target(a, targets[i], &norm[i], error_r)) != STORE_OK)
+        if ((r = normalize_target(a, targets[i], &norm[i], &keys[i], error_r)) != STORE_OK)
             goto out;
     if ((r = db_begin(s, error_r)) != STORE_OK)
         goto out;
@@ -116,7 +121,9 @@ int store_alias_add(struct store *s, const char *alias, const char *const *targe
     }
     if ((r = alias_row(s, domain_id, &al, true, &alias_id, error_r)) != STORE_OK)
         goto rollback;
-    st = db_prepare(s, "INSERT OR IGNORE INTO alias_targets (alias_id, target) VALUES (?, ?)",
+    st = db_prepare(s,
+                    "INSERT OR IGNORE INTO alias_targets (alias_id, target, target_key)"
+                    " VALUES (?, ?, ?)",
                     error_r);
     if (!st) {
         r = STORE_ERR_IO;
@@ -126,6 +133,7 @@ int store_alias_add(struct store *s, const char *alias, const char *const *targe
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, alias_id);
         sqlite3_bind_text(st, 2, norm[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, keys[i], -1, SQLITE_STATIC);
         r = db_exec_stmt(s, st, error_r);
     }
     sqlite3_finalize(st);
@@ -173,16 +181,17 @@ int store_alias_del(struct store *s, const char *alias, const char *const *targe
     }
     sqlite3_stmt *st;
     for (int i = 0; i < ntargets; i++) {
-        char *norm;
-        if ((r = normalize_target(a, targets[i], &norm, error_r)) != STORE_OK)
+        char *norm, *key;
+        if ((r = normalize_target(a, targets[i], &norm, &key, error_r)) != STORE_OK)
             goto rollback;
-        st = db_prepare(s, "DELETE FROM alias_targets WHERE alias_id = ? AND target = ?", error_r);
+        st = db_prepare(s, "DELETE FROM alias_targets WHERE alias_id = ? AND target_key = ?",
+                        error_r);
         if (!st) {
             r = STORE_ERR_IO;
             goto rollback;
         }
         sqlite3_bind_int64(st, 1, alias_id);
-        sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
         r = db_exec_stmt(s, st, error_r);
         sqlite3_finalize(st);
         if (r != STORE_OK)
@@ -234,7 +243,7 @@ int store_alias_list(struct store *s, const char *domain,
         s,
         "SELECT al.id, al.localpart || '@' || d.name, t.target FROM aliases al"
         " JOIN domains d ON d.id = al.domain_id JOIN alias_targets t ON t.alias_id = al.id"
-        " WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, al.localpart_key, t.target",
+        " WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, al.localpart_key, t.target_key",
         error_r);
     if (!st) {
         r = STORE_ERR_IO;

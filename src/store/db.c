@@ -44,8 +44,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     ");"
     "CREATE TABLE alias_targets ("
     "  alias_id INTEGER NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,"
-    "  target TEXT NOT NULL,"                /* normalised address */
-    "  PRIMARY KEY (alias_id, target)"
+    "  target TEXT NOT NULL,"                /* local part as written @ A-label */
+    "  target_key TEXT NOT NULL,"            /* ASCII-lowercased: one target once */
+    "  PRIMARY KEY (alias_id, target_key)"
     ");",
 };
 
@@ -160,6 +161,16 @@ static int migrate(struct store *s, char **error_r)
         return STORE_OK;
     if (db_begin(s, error_r) != STORE_OK)
         return STORE_ERR_IO;
+    /* Another process may have migrated between our read and the lock. */
+    st = db_prepare(s, "PRAGMA user_version", error_r);
+    if (!st) {
+        db_rollback(s);
+        return STORE_ERR_IO;
+    }
+    version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (version >= SCHEMA_VERSION)
+        return db_commit(s, error_r);
     for (int v = version; v < SCHEMA_VERSION; v++) {
         if (db_exec(s, migrations[v], error_r) != STORE_OK) {
             db_rollback(s);

@@ -1,4 +1,5 @@
 /* Where mail for an address goes (see store.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +11,10 @@ struct resolver {
     struct arena *a;
     struct store_resolution *out;
     int cap;
-    const char **seen; /* addresses expanded so far: cuts loops */
+    const char **seen; /* addresses expanded so far: each once */
     int nseen, seen_cap;
+    const char *path[STORE_RESOLVE_MAX_DEPTH + 2]; /* being expanded: a repeat is a loop */
+    int depth;
     char **error_r;
 };
 
@@ -35,6 +38,14 @@ static void add_target(struct resolver *r, int64_t account_id, const char *addre
         out->targets = t;
     }
     out->targets[out->ntargets++] = (struct store_target){ account_id, arena_strdup(r->a, address) };
+}
+
+static bool on_path(struct resolver *r, const char *key)
+{
+    for (int i = 0; i < r->depth; i++)
+        if (!strcmp(r->path[i], key))
+            return true;
+    return false;
 }
 
 static bool seen_before(struct resolver *r, const char *key)
@@ -115,6 +126,8 @@ static int alias_targets(struct resolver *r, int64_t domain_id, const char *loca
 }
 
 static int expand(struct resolver *r, const char *address, int depth, bool *found);
+static int expand_address(struct resolver *r, const struct store_address *addr,
+                          int64_t domain_id, int depth, bool *found);
 
 /* An account or alias named exactly by local_key in domain_id. */
 static int expand_local(struct resolver *r, int64_t domain_id, const char *local_key, int depth,
@@ -168,13 +181,30 @@ static int expand(struct resolver *r, const char *address, int depth, bool *foun
         *found = true;
         return 0;
     }
-    char *key = xasprintf("%s@%s", addr.local_key, addr.domain);
-    bool loop = seen_before(r, key);
-    free(key);
-    if (loop || depth > STORE_RESOLVE_MAX_DEPTH) {
+    char *key = arena_alloc(r->a, strlen(addr.local_key) + strlen(addr.domain) + 2);
+    sprintf(key, "%s@%s", addr.local_key, addr.domain);
+    if (on_path(r, key) || depth > STORE_RESOLVE_MAX_DEPTH) {
+        /* A loop, or too deep: what lies beyond is left out. */
         r->out->truncated = true;
         return 0;
     }
+    if (seen_before(r, key)) {
+        /* Reached again by another way (a diamond): its targets are in. */
+        *found = true;
+        return 0;
+    }
+    /* On the path until this address is fully expanded, sub-address and
+     * catch-all included: any of them may lead back here. */
+    r->path[r->depth++] = key;
+    int rc = expand_address(r, &addr, domain_id, depth, found);
+    r->depth--;
+    return rc;
+}
+
+static int expand_address(struct resolver *r, const struct store_address *paddr,
+                          int64_t domain_id, int depth, bool *found)
+{
+    struct store_address addr = *paddr;
     bool via_alias = false;
     if (expand_local(r, domain_id, addr.local_key, depth, found, &via_alias) < 0)
         return -1;

@@ -139,7 +139,7 @@ def test_aliases_and_catch_all(srv):
     ok(srv.cli("alias", "add", "@example.test", "alice@example.test"))
     assert ok(srv.cli("alias", "list")) == (
         "@example.test\talice@example.test\n"
-        "team@example.test\tBob@remote.test alice@example.test carol@remote.test\n")
+        "team@example.test\talice@example.test Bob@remote.test carol@remote.test\n")
     assert "is an account" in fails(srv.cli("alias", "add", "alice@example.test",
                                             "x@remote.test"))
     assert "exists already" in fails(srv.cli("account", "add", "team@example.test"))
