@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/privdrop.h"
 #include "core/workers.h"
+#include "auth/password.h"
 #include "server/service.h"
 
 #define SERVER_MAX_LISTENERS (ADDR_LIST_MAX * 16)
@@ -175,6 +176,9 @@ static void reload(struct server *srv)
     if (cfg->server_workers != srv->cfg->server_workers)
         log_warn("core", "reload-partial", "setting=server.workers reason=%s",
                  log_q("takes effect at the next start"));
+    if (strcmp(cfg->store_subaddress_separator, srv->cfg->store_subaddress_separator))
+        log_warn("core", "reload-partial", "setting=store.subaddress_separator reason=%s",
+                 log_q("takes effect at the next start"));
     if (strcmp(cfg->server_user, srv->cfg->server_user))
         log_warn("core", "reload-partial", "setting=server.user reason=%s",
                  log_q("takes effect at the next start"));
@@ -246,7 +250,9 @@ static void server_free(struct server *srv)
 {
     close_listeners(srv);
     conn_close_all("exit");
+    /* Workers first: their last jobs may still use the store. */
     workers_free(srv->env.workers);
+    store_close(srv->env.store);
     if (srv->shutdown_timer)
         event_free(srv->shutdown_timer);
     if (srv->sig_term) {
@@ -320,6 +326,20 @@ int server_run(const char *config_file)
         goto out;
     }
     srv->env.workers = workers_new(srv->env.base, (int)srv->cfg->server_workers);
+    /* The store opens as the unprivileged user, so every file it makes is
+     * that user's. */
+    if (auth_init() < 0) {
+        fprintf(stderr, "outpost: cannot initialise libsodium\n");
+        goto out;
+    }
+    struct store_options sopt = { .data_dir = srv->cfg->server_data_dir,
+                                  .subaddress_separators = srv->cfg->store_subaddress_separator };
+    if (store_open(&sopt, &srv->env.store, &err) != STORE_OK ||
+        store_attach(srv->env.store, srv->env.base, srv->env.workers, &err) != STORE_OK) {
+        fprintf(stderr, "outpost: %s\n", err);
+        free(err);
+        goto out;
+    }
     srv->sig_term = evsignal_new(srv->env.base, SIGTERM, signal_cb, srv);
     srv->sig_int = evsignal_new(srv->env.base, SIGINT, signal_cb, srv);
     srv->sig_hup = evsignal_new(srv->env.base, SIGHUP, signal_cb, srv);

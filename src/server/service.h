@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/conn.h"
 #include "core/tls.h"
+#include "store/store.h"
 
 /* What a protocol's session gets from the daemon. */
 struct service_env {
@@ -23,6 +24,7 @@ struct service_env {
     struct tls_server *tls;        /* the current certificates (for STARTTLS) */
     struct event_base *base;
     struct workers *workers;
+    struct store *store;           /* the mail store, attached to the loop */
 };
 
 enum service_proto { PROTO_SMTP, PROTO_IMAP, PROTO_POP3, PROTO_HTTP };

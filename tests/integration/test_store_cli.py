@@ -8,6 +8,8 @@ import sqlite3
 import nacl.pwhash
 import pytest
 
+from conftest import run_cli
+
 
 @pytest.fixture
 def srv(make_server):
@@ -183,3 +185,27 @@ def test_store_files_belong_to_the_server_user(srv):
     for f in (srv.dir / "data").iterdir():
         assert f.stat().st_uid == uid, f
         assert f.stat().st_mode & 0o007 == 0, f
+
+
+def test_commands_work_while_serve_runs(server):
+    # serve holds the store open; the commands change it at the same time.
+    ok(server.cli("domain", "add", "live.test"))
+    ok(server.cli("account", "add", "x@live.test", "--password-stdin", input="pw\n"))
+    ok(server.cli("alias", "add", "y@live.test", "x@live.test"))
+    check_password(server, "x@live.test", "pw")
+    assert "x@live.test" in ok(server.cli("account", "list", "live.test"))
+    assert server.proc.poll() is None
+
+
+def test_serve_reports_an_unreachable_data_directory(make_server):
+    import os
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a directory the server user cannot enter")
+    s = make_server()
+    s.quickstart()
+    os.chmod(s.dir / "data", 0o000)
+    try:
+        r = fails(run_cli("serve", "-c", str(s.conf)))
+        assert "data/outpost.db" in r
+    finally:
+        os.chmod(s.dir / "data", 0o700)
