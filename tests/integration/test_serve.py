@@ -251,22 +251,31 @@ def test_listens_on_ipv4_and_ipv6(make_server):
 def test_sighup_keeps_open_connections_on_their_certificate(make_server):
     server = make_server()
     server.quickstart()
+    tls = server.dir / "tls"
+    make_cert(tls / "other.pem", tls / "other.key", ["mail.other.test"])
     server.conf.write_text(server.conf.read_text().replace("log_level = info",
-                                                           "log_level = debug"))
+                                                           "log_level = debug").replace(
+        "key = tls/key.pem\n", "key = tls/key.pem\nextra_certs = tls/other.pem:tls/other.key\n"))
     server.start()
     before = peer_fingerprint(server)
-    # A client that has connected but not yet said hello: its TLS state was
-    # made with the old certificate, and a reload must not drop it.
+    before_other = peer_fingerprint(server, sni="mail.other.test")
+    # Clients that have connected but not yet said hello: their TLS state
+    # (and its SNI choice) was made with the old certificates, and a reload
+    # must neither drop them nor free what they still use.
     waiting = socket.create_connection(("127.0.0.1", server.port("imaps")), timeout=5)
-    server.wait_log(" debug imaps connect ", count=2)
-    tls = server.dir / "tls"
+    waiting_sni = socket.create_connection(("127.0.0.1", server.port("imaps")), timeout=5)
+    server.wait_log(" debug imaps connect ", count=4)
     new = make_cert(tls / "cert.pem", tls / "key.pem", [server.hostname])
+    new_other = make_cert(tls / "other.pem", tls / "other.key", ["mail.other.test"])
     server.signal(signal.SIGHUP)
     server.wait_log(" core reloaded ")
     with tls_client_context().wrap_socket(waiting) as s:
         assert hashlib.sha256(s.getpeercert(binary_form=True)).digest() == before
         assert read_all(s).startswith(b"* BYE ")
+    with tls_client_context().wrap_socket(waiting_sni, server_hostname="mail.other.test") as s:
+        assert hashlib.sha256(s.getpeercert(binary_form=True)).digest() == before_other
     assert peer_fingerprint(server) == new
+    assert peer_fingerprint(server, sni="mail.other.test") == new_other
 
 
 def test_log_level_debug_shows_connections_and_handshakes(make_server):
