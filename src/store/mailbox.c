@@ -280,9 +280,49 @@ int store_mailbox_create(struct store_acct *acct, const char *name, const char *
     return in_transaction(acct, do_create, &c, error_r);
 }
 
-/* Deletes the messages of a mailbox, keeping their UIDs as vanished. */
-static int drop_messages(struct store_acct *acct, int64_t id, char **error_r)
+/* Deletes the messages of a mailbox. With `expunge` (the mailbox lives on:
+ * INBOX after a rename) each UID is kept as vanished under one new MODSEQ,
+ * reported through uids/modseq_r for the notification after COMMIT. */
+static int drop_messages(struct store_acct *acct, int64_t id, bool expunge, uint32_t **uids,
+                         size_t *nuids, int64_t *modseq_r, char **error_r)
 {
+    if (expunge) {
+        sqlite3_stmt *sel = acct_prepare(
+            acct, "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", error_r);
+        if (!sel)
+            return STORE_ERR_IO;
+        sqlite3_bind_int64(sel, 1, id);
+        size_t cap = 0;
+        while (sqlite3_step(sel) == SQLITE_ROW) {
+            if (*nuids == cap) {
+                cap = cap ? cap * 2 : 64;
+                *uids = xrealloc(*uids, cap * sizeof(**uids));
+            }
+            (*uids)[(*nuids)++] = (uint32_t)sqlite3_column_int64(sel, 0);
+        }
+        sqlite3_finalize(sel);
+        if (*nuids) {
+            int64_t modseq = mailbox_next_modseq(acct, id, error_r);
+            if (modseq < 0)
+                return STORE_ERR_IO;
+            *modseq_r = modseq;
+            sqlite3_stmt *van = acct_prepare(
+                acct,
+                "INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq) SELECT mailbox_id,"
+                " uid, ? FROM messages WHERE mailbox_id = ?",
+                error_r);
+            if (!van)
+                return STORE_ERR_IO;
+            sqlite3_bind_int64(van, 1, modseq);
+            sqlite3_bind_int64(van, 2, id);
+            int rc = sqlite3_step(van);
+            sqlite3_finalize(van);
+            if (rc != SQLITE_DONE) {
+                *error_r = acct_error(acct, "expunging");
+                return STORE_ERR_IO;
+            }
+        }
+    }
     sqlite3_stmt *st = acct_prepare(acct, "DELETE FROM messages WHERE mailbox_id = ?", error_r);
     if (!st)
         return STORE_ERR_IO;
@@ -299,6 +339,9 @@ static int drop_messages(struct store_acct *acct, int64_t id, char **error_r)
 struct name_args {
     const char *name, *to;
     char **error_r;
+    uint32_t *expunged; /* INBOX's messages moved away by a rename */
+    size_t nexpunged;
+    int64_t modseq;
 };
 
 static int do_delete(struct store_acct *acct, void *arg)
@@ -343,7 +386,7 @@ static int do_delete(struct store_acct *acct, void *arg)
         r = STORE_ERR_IN_USE;
         goto out;
     }
-    if ((r = drop_messages(acct, id, d->error_r)) != STORE_OK)
+    if ((r = drop_messages(acct, id, false, NULL, NULL, NULL, d->error_r)) != STORE_OK)
         goto out;
     /* With children it stays, as a \Noselect name (RFC 9051 §6.3.5). */
     st = acct_prepare(acct,
@@ -375,7 +418,7 @@ out:
 
 int store_mailbox_delete(struct store_acct *acct, const char *name, char **error_r)
 {
-    struct name_args d = { name, NULL, error_r };
+    struct name_args d = { .name = name, .error_r = error_r };
     int r = in_transaction(acct, do_delete, &d, error_r);
     if (r == STORE_OK)
         acct_collect_files(acct);
@@ -402,7 +445,10 @@ static int do_rename(struct store_acct *acct, void *arg)
         goto out;
     }
     size_t flen = strlen(from);
-    if (!strncmp(to, from, flen) && (to[flen] == '\0' || to[flen] == STORE_MAILBOX_DELIM)) {
+    /* INBOX only gives up its messages (its children stay): INBOX/2025 is
+     * a fine new name for them. */
+    bool inbox = !strcmp(from, "INBOX");
+    if (!strncmp(to, from, flen) && (to[flen] == '\0' || (!inbox && to[flen] == STORE_MAILBOX_DELIM))) {
         *d->error_r = xasprintf("cannot rename %s into itself", from);
         r = STORE_ERR_INVALID;
         goto out;
@@ -450,7 +496,8 @@ static int do_rename(struct store_acct *acct, void *arg)
             r = STORE_ERR_IO;
             goto out;
         }
-        r = drop_messages(acct, from_id, d->error_r);
+        r = drop_messages(acct, from_id, true, &d->expunged, &d->nexpunged, &d->modseq,
+                          d->error_r);
         goto out;
     }
     /* Any other: the new row takes the old one's place and identity, and
@@ -492,8 +539,13 @@ out:
 int store_mailbox_rename(struct store_acct *acct, const char *from, const char *to,
                          char **error_r)
 {
-    struct name_args d = { from, to, error_r };
-    return in_transaction(acct, do_rename, &d, error_r);
+    struct name_args d = { .name = from, .to = to, .error_r = error_r };
+    int r = in_transaction(acct, do_rename, &d, error_r);
+    for (size_t i = 0; r == STORE_OK && i < d.nexpunged; i++)
+        hub_publish(acct->store, acct->id, "INBOX", STORE_EVENT_EXPUNGE, d.expunged[i],
+                    (uint64_t)d.modseq);
+    free(d.expunged);
+    return r;
 }
 
 struct sub_args {

@@ -350,6 +350,12 @@ out:
     return r;
 }
 
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
 /* Collects callbacks until the transaction commits, so nothing is reported
  * that a failed COMMIT would undo. */
 struct uid_pairs {
@@ -390,8 +396,22 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
         r = STORE_ERR_INVALID;
         goto out;
     }
-    if ((r = acct_begin(acct, error_r)) != STORE_OK)
+    /* Each UID once: a repeat would be tested against the MODSEQ this very
+     * call gave it. */
+    uint32_t *sorted = xmalloc((nuids ? nuids : 1) * sizeof(*sorted));
+    if (nuids)
+        memcpy(sorted, uids, nuids * sizeof(*sorted));
+    qsort(sorted, nuids, sizeof(*sorted), cmp_u32);
+    size_t nu = 0;
+    for (size_t i = 0; i < nuids; i++)
+        if (!nu || sorted[i] != sorted[nu - 1])
+            sorted[nu++] = sorted[i];
+    uids = sorted;
+    nuids = nu;
+    if ((r = acct_begin(acct, error_r)) != STORE_OK) {
+        free(sorted);
         goto out;
+    }
     sqlite3_stmt *get = acct_prepare(
         acct, "SELECT flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?",
         error_r);
@@ -463,16 +483,12 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
                     (uint64_t)modseq);
     free(changed.a);
     free(changed.b);
+    free(sorted);
 out:
     arena_free(a);
     return r;
 }
 
-static int cmp_u32(const void *x, const void *y)
-{
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return a < b ? -1 : a > b;
-}
 
 /* Removes messages (with \Deleted only, unless `any`), recording them as
  * vanished; inside the caller's transaction. */
@@ -629,11 +645,23 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
                                             " RETURNING uidnext - 1",
                                             error_r)
                              : NULL;
+    sqlite3_stmt *has = bump ? acct_prepare(acct,
+                                            "SELECT 1 FROM messages WHERE mailbox_id = ? AND"
+                                            " uid = ?",
+                                            error_r)
+                             : NULL;
     int64_t modseq = 0;
-    if (!ins || !bump)
+    if (!ins || !bump || !has)
         r = STORE_ERR_IO;
     for (size_t i = 0; r == STORE_OK && i < nuids; i++) {
         if (i && sorted[i] == sorted[i - 1])
+            continue;
+        /* A UID not there (expunged meanwhile) changes nothing, and takes
+         * no MODSEQ. */
+        sqlite3_reset(has);
+        sqlite3_bind_int64(has, 1, src);
+        sqlite3_bind_int64(has, 2, sorted[i]);
+        if (sqlite3_step(has) != SQLITE_ROW)
             continue;
         if (!modseq && (modseq = mailbox_next_modseq(acct, dst, error_r)) < 0) {
             r = STORE_ERR_IO;
@@ -663,6 +691,7 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
     }
     sqlite3_finalize(ins);
     sqlite3_finalize(bump);
+    sqlite3_finalize(has);
     int64_t src_modseq = 0;
     if (r == STORE_OK && move && done.n)
         r = remove_messages(acct, src, done.a, done.n, true, NULL, NULL, &src_modseq, error_r);

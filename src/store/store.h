@@ -275,10 +275,10 @@ int store_message_list(struct store_acct *acct, const char *mailbox, uint32_t ui
 
 enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
 
-/* Changes flags and keywords of the messages with the given UIDs (sorted or
- * not); each changed message gets a new MODSEQ. With unchanged_since > 0,
- * messages modified after it are left alone and reported through `failed`
- * (CONDSTORE's UNCHANGEDSINCE). */
+/* Changes flags and keywords of the messages with the given UIDs (in any
+ * order, repeats ignored); the messages changed share one new MODSEQ. With
+ * unchanged_since > 0, messages modified after it are left alone and
+ * reported through `failed`, in UID order (CONDSTORE's UNCHANGEDSINCE). */
 int store_message_set_flags(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
                             size_t nuids, enum store_flag_op op, unsigned flags,
                             const char *keywords, uint64_t unchanged_since,
