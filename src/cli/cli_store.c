@@ -34,6 +34,7 @@ int cli_open_store(const char *config_file, struct config **cfg, struct store **
     struct store_options opt = {
         .data_dir = (*cfg)->server_data_dir,
         .subaddress_separators = (*cfg)->store_subaddress_separator,
+        .quota_permanent = strcmp((*cfg)->store_quota_exceeded, "permanent") == 0,
     };
     if (store_open(&opt, store, &err) != STORE_OK) {
         fprintf(stderr, "outpost: %s\n", err);

@@ -53,6 +53,15 @@ static const char *v_separators(const struct config *cfg, const char *v, struct 
     return NULL;
 }
 
+static const char *v_quota_exceeded(const struct config *cfg, const char *v, struct buf *why)
+{
+    (void)cfg;
+    (void)why;
+    return strcmp(v, "temporary") == 0 || strcmp(v, "permanent") == 0
+               ? NULL
+               : "must be temporary or permanent";
+}
+
 static const char *v_log_level(const struct config *cfg, const char *v, struct buf *why)
 {
     (void)cfg;

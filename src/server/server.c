@@ -179,6 +179,9 @@ static void reload(struct server *srv)
     if (strcmp(cfg->store_subaddress_separator, srv->cfg->store_subaddress_separator))
         log_warn("core", "reload-partial", "setting=store.subaddress_separator reason=%s",
                  log_q("takes effect at the next start"));
+    if (strcmp(cfg->store_quota_exceeded, srv->cfg->store_quota_exceeded))
+        log_warn("core", "reload-partial", "setting=store.quota_exceeded reason=%s",
+                 log_q("takes effect at the next start"));
     if (strcmp(cfg->server_user, srv->cfg->server_user))
         log_warn("core", "reload-partial", "setting=server.user reason=%s",
                  log_q("takes effect at the next start"));
@@ -332,8 +335,11 @@ int server_run(const char *config_file)
         fprintf(stderr, "outpost: cannot initialise libsodium\n");
         goto out;
     }
-    struct store_options sopt = { .data_dir = srv->cfg->server_data_dir,
-                                  .subaddress_separators = srv->cfg->store_subaddress_separator };
+    struct store_options sopt = {
+        .data_dir = srv->cfg->server_data_dir,
+        .subaddress_separators = srv->cfg->store_subaddress_separator,
+        .quota_permanent = strcmp(srv->cfg->store_quota_exceeded, "permanent") == 0,
+    };
     if (store_open(&sopt, &srv->env.store, &err) != STORE_OK ||
         store_attach(srv->env.store, srv->env.base, srv->env.workers, &err) != STORE_OK) {
         fprintf(stderr, "outpost: %s\n", err);

@@ -26,13 +26,20 @@ static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
     "  noselect INTEGER NOT NULL DEFAULT 0"
     ");"
     "CREATE TABLE subscriptions (name TEXT PRIMARY KEY);"
-    /* One row per message file; `refs` counts the messages using it. */
+    /* One row per message file; `refs` counts the messages using it. The
+     * MIME structure (mime_serialize) is kept so FETCH never re-parses. */
     "CREATE TABLE files ("
-    "  name TEXT PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
     "  size INTEGER NOT NULL,"
     "  refs INTEGER NOT NULL DEFAULT 0,"
     "  structure BLOB"
-    ") WITHOUT ROWID;"
+    ");"
+    /* Full-text index of each file's decoded headers and text parts
+     * (rowid = files.id); trigrams give IMAP SEARCH its substring match. */
+    "CREATE VIRTUAL TABLE fts USING fts5(text, tokenize = 'trigram');"
+    "CREATE TRIGGER files_fts_delete AFTER DELETE ON files BEGIN"
+    "  DELETE FROM fts WHERE rowid = OLD.id; END;"
     "CREATE TABLE messages ("
     "  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
     "  uid INTEGER NOT NULL,"

@@ -45,6 +45,7 @@ struct append_op {
     void *ctx;
     char *msg_dir;
     char name[33];
+    struct message_index idx; /* built with the file, in step 1 */
     int result;
     uint32_t uid;
     uint64_t modseq;
@@ -92,6 +93,7 @@ static void finish_op(struct append_op *op)
         hub_publish(op->c->s, op->account_id, op->mailbox, STORE_EVENT_APPEND, op->uid,
                     op->modseq);
     op->done(op->ctx, op->result, op->uid, op->error);
+    message_index_free(&op->idx);
     free(op->msg_dir);
     free(op->mailbox);
     free(op->error);
@@ -130,8 +132,8 @@ static void commit_job(void *arg)
         acct_exec(q->acct, "SAVEPOINT append", &e);
         free(e);
         e = NULL;
-        op->result = message_append_in_tx(q->acct, a, op->req, op->name, &op->uid, &op->modseq,
-                                          &canon, &op->error);
+        op->result = message_append_in_tx(q->acct, a, op->req, op->name, &op->idx, &op->uid,
+                                          &op->modseq, &canon, &op->error);
         if (op->result == STORE_OK) {
             op->mailbox = xstrdup(canon);
             ok++;
@@ -201,6 +203,8 @@ static void write_job(void *arg)
     }
     op->result = message_write_file(op->msg_dir, op->req->data, op->req->len, op->name,
                                     &op->error);
+    if (op->result == STORE_OK)
+        message_index_build(op->req->data, op->req->len, &op->idx);
 }
 
 static void write_done(void *arg)

@@ -198,6 +198,7 @@ int store_open(const struct store_options *opt, struct store **out, char **error
     s->subaddress_separators =
         xstrdup(opt->subaddress_separators ? opt->subaddress_separators : "+");
     s->data_dir = xstrdup(opt->data_dir);
+    s->quota_permanent = opt->quota_permanent;
     char *path = xasprintf("%s/outpost.db", opt->data_dir);
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

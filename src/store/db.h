@@ -10,11 +10,13 @@
 
 struct store_hub;
 struct store_committer;
+struct message_index;
 
 struct store {
     sqlite3 *db;          /* serialized mode: usable from any thread */
     char *data_dir;
     char *subaddress_separators;
+    bool quota_permanent;
     struct store_hub *hub;             /* after store_attach */
     struct store_committer *committer; /* after store_attach */
 };
@@ -41,6 +43,11 @@ char *acct_error(struct store_acct *acct, const char *what);
 char *mailbox_canonical(struct arena *a, const char *name, const char **error_r);
 /* The id of a selectable mailbox (0 when absent or \Noselect, -1 on error). */
 int64_t mailbox_id(struct store_acct *acct, const char *canonical);
+/* The id of a selectable mailbox named `name` (any spelling of INBOX), its
+ * canonical name in *canon_r (from a; may be NULL), or a negative
+ * STORE_ERR_* with *error_r set. */
+int64_t mailbox_need(struct store_acct *acct, struct arena *a, const char *name,
+                     const char **canon_r, char **error_r);
 /* The next MODSEQ of a mailbox (stored at once; inside a transaction). */
 int64_t mailbox_next_modseq(struct store_acct *acct, int64_t mailbox_id, char **error_r);
 /* Removes files no message refers to any more. */
@@ -58,14 +65,25 @@ void committer_free(struct store_committer *c);
  * mailbox lookup, keywords, quota, the rows. canon_r gets the mailbox's
  * canonical name (allocated from a). */
 int message_append_in_tx(struct store_acct *acct, struct arena *a,
-                         const struct store_append_req *req, const char *file, uint32_t *uid_r,
-                         uint64_t *modseq_r, const char **canon_r, char **error_r);
+                         const struct store_append_req *req, const char *file,
+                         const struct message_index *idx, uint32_t *uid_r, uint64_t *modseq_r,
+                         const char **canon_r, char **error_r);
+
+/* What the index keeps of a message besides its file: the MIME structure
+ * (empty when too large to keep: FETCH then parses the file) and the text for
+ * the full-text index. Built outside any transaction (it is CPU work). */
+struct message_index {
+    struct buf structure;
+    struct buf text;
+};
+void message_index_build(const char *data, size_t len, struct message_index *out);
+void message_index_free(struct message_index *idx);
 
 /* The index part of an append, inside an open transaction: a files row, the
  * next UID, a MODSEQ and the message row. */
 int message_insert(struct store_acct *acct, int64_t mailbox_id, const char *file, size_t size,
-                   unsigned flags, const char *keywords, int64_t internal_date,
-                   uint32_t *uid_r, uint64_t *modseq_r, char **error_r);
+                   const struct message_index *idx, unsigned flags, const char *keywords,
+                   int64_t internal_date, uint32_t *uid_r, uint64_t *modseq_r, char **error_r);
 /* Writes a message file durably under msg_dir with a new random name
  * (written to name, 33 bytes). Thread-safe: touches no database. */
 int message_write_file(const char *msg_dir, const char *data, size_t len, char *name,

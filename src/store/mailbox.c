@@ -61,6 +61,30 @@ int64_t mailbox_id(struct store_acct *acct, const char *canonical)
     return id;
 }
 
+/* A mailbox's id by name, with the error set for the caller. */
+int64_t mailbox_need(struct store_acct *acct, struct arena *a, const char *name,
+                            const char **canon_r, char **error_r)
+{
+    const char *why;
+    char *canon = mailbox_canonical(a, name, &why);
+    if (canon_r)
+        *canon_r = canon;
+    if (!canon) {
+        *error_r = xasprintf("%s: %s", name, why);
+        return STORE_ERR_INVALID;
+    }
+    int64_t id = mailbox_id(acct, canon);
+    if (id < 0) {
+        *error_r = acct_error(acct, "finding a mailbox");
+        return STORE_ERR_IO;
+    }
+    if (id == 0) {
+        *error_r = xasprintf("no mailbox %s", canon);
+        return STORE_ERR_NOT_FOUND;
+    }
+    return id;
+}
+
 int64_t mailbox_next_modseq(struct store_acct *acct, int64_t id, char **error_r)
 {
     sqlite3_stmt *st = acct_prepare(

@@ -16,30 +16,6 @@
 
 #define FILE_NAME_LEN 32 /* hex of 128 random bits */
 
-/* A mailbox's id by name, with the error set for the caller. */
-static int64_t need_mailbox(struct store_acct *acct, struct arena *a, const char *name,
-                            const char **canon_r, char **error_r)
-{
-    const char *why;
-    char *canon = mailbox_canonical(a, name, &why);
-    if (canon_r)
-        *canon_r = canon;
-    if (!canon) {
-        *error_r = xasprintf("%s: %s", name, why);
-        return STORE_ERR_INVALID;
-    }
-    int64_t id = mailbox_id(acct, canon);
-    if (id < 0) {
-        *error_r = acct_error(acct, "finding a mailbox");
-        return STORE_ERR_IO;
-    }
-    if (id == 0) {
-        *error_r = xasprintf("no mailbox %s", canon);
-        return STORE_ERR_NOT_FOUND;
-    }
-    return id;
-}
-
 /* The error code of a need_mailbox failure. */
 static int mailbox_error(int64_t id)
 {
@@ -178,18 +154,35 @@ void message_unlink_file(const char *msg_dir, const char *name)
 }
 
 int message_insert(struct store_acct *acct, int64_t mbox, const char *file, size_t size,
-                   unsigned flags, const char *keywords, int64_t internal_date,
-                   uint32_t *uid_r, uint64_t *modseq_r, char **error_r)
+                   const struct message_index *idx, unsigned flags, const char *keywords,
+                   int64_t internal_date, uint32_t *uid_r, uint64_t *modseq_r, char **error_r)
 {
-    sqlite3_stmt *st = acct_prepare(acct, "INSERT INTO files (name, size) VALUES (?, ?)", error_r);
+    sqlite3_stmt *st = acct_prepare(
+        acct, "INSERT INTO files (name, size, structure) VALUES (?, ?, ?) RETURNING id", error_r);
     if (!st)
         return STORE_ERR_IO;
     sqlite3_bind_text(st, 1, file, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)size);
+    if (idx && idx->structure.len)
+        sqlite3_bind_blob(st, 3, idx->structure.p, (int)idx->structure.len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
     int rc = sqlite3_step(st);
+    int64_t file_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    if (file_id < 0)
         goto db_fail;
+    if (idx && idx->text.len) {
+        st = acct_prepare(acct, "INSERT INTO fts (rowid, text) VALUES (?, ?)", error_r);
+        if (!st)
+            return STORE_ERR_IO;
+        sqlite3_bind_int64(st, 1, file_id);
+        sqlite3_bind_text(st, 2, idx->text.p, (int)idx->text.len, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            goto db_fail;
+    }
     st = acct_prepare(acct,
                       "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
                       error_r);
@@ -229,10 +222,11 @@ db_fail:
 }
 
 int message_append_in_tx(struct store_acct *acct, struct arena *a,
-                         const struct store_append_req *req, const char *file, uint32_t *uid_r,
-                         uint64_t *modseq_r, const char **canon_r, char **error_r)
+                         const struct store_append_req *req, const char *file,
+                         const struct message_index *idx, uint32_t *uid_r, uint64_t *modseq_r,
+                         const char **canon_r, char **error_r)
 {
-    int64_t mbox = need_mailbox(acct, a, req->mailbox, canon_r, error_r);
+    int64_t mbox = mailbox_need(acct, a, req->mailbox, canon_r, error_r);
     if (mbox < 0)
         return mailbox_error(mbox);
     const char *why;
@@ -251,11 +245,11 @@ int message_append_in_tx(struct store_acct *acct, struct arena *a,
         if ((unsigned long long)used + req->len > acct->quota) {
             *error_r = xasprintf("mailbox full: %lld of %llu bytes used, the message has %zu",
                                  (long long)used, acct->quota, req->len);
-            return STORE_ERR_QUOTA;
+            return acct->store->quota_permanent ? STORE_ERR_QUOTA_PERM : STORE_ERR_QUOTA;
         }
     }
-    return message_insert(acct, mbox, file, req->len, req->flags, keywords, req->internal_date,
-                          uid_r, modseq_r, error_r);
+    return message_insert(acct, mbox, file, req->len, idx, req->flags, keywords,
+                          req->internal_date, uid_r, modseq_r, error_r);
 }
 
 int store_message_append(struct store_acct *acct, const struct store_append_req *req,
@@ -266,23 +260,26 @@ int store_message_append(struct store_acct *acct, const struct store_append_req 
     char name[FILE_NAME_LEN + 1];
     const char *mname = NULL;
     /* Refuse early what the index would refuse, before writing a file. */
-    int64_t mbox = need_mailbox(acct, a, req->mailbox, &mname, error_r);
+    int64_t mbox = mailbox_need(acct, a, req->mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;
     }
     if ((r = message_write_file(acct->msg_dir, req->data, req->len, name, error_r)) != STORE_OK)
         goto out;
+    struct message_index idx;
+    message_index_build(req->data, req->len, &idx);
     uint32_t uid;
     uint64_t modseq;
     if ((r = acct_begin(acct, error_r)) == STORE_OK) {
-        r = message_append_in_tx(acct, a, req, name, &uid, &modseq, &mname, error_r);
+        r = message_append_in_tx(acct, a, req, name, &idx, &uid, &modseq, &mname, error_r);
         /* synchronous=FULL: the index entry is on disk when COMMIT returns. */
         if (r == STORE_OK)
             r = acct_commit(acct, error_r);
         else
             acct_rollback(acct);
     }
+    message_index_free(&idx);
     if (r != STORE_OK) {
         message_unlink_file(acct->msg_dir, name);
         goto out;
@@ -314,7 +311,7 @@ int store_message_list(struct store_acct *acct, const char *mailbox, uint32_t ui
     struct arena *a = arena_new(0);
     int r = STORE_OK;
     const char *mname;
-    int64_t mbox = need_mailbox(acct, a, mailbox, &mname, error_r);
+    int64_t mbox = mailbox_need(acct, a, mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;
@@ -385,7 +382,7 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
     const char *why;
     flags &= 0x1f;
     const char *mname;
-    int64_t mbox = need_mailbox(acct, a, mailbox, &mname, error_r);
+    int64_t mbox = mailbox_need(acct, a, mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;
@@ -582,7 +579,7 @@ int store_message_expunge(struct store_acct *acct, const char *mailbox, const ui
     struct uid_pairs done = { 0 };
     int r = STORE_OK;
     const char *mname;
-    int64_t mbox = need_mailbox(acct, a, mailbox, &mname, error_r);
+    int64_t mbox = mailbox_need(acct, a, mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;
@@ -621,8 +618,8 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
     uint32_t *sorted = NULL;
     int r = STORE_OK;
     const char *src_name = NULL, *dst_name = NULL;
-    int64_t src = need_mailbox(acct, a, from, &src_name, error_r);
-    int64_t dst = src > 0 ? need_mailbox(acct, a, to, &dst_name, error_r) : 0;
+    int64_t src = mailbox_need(acct, a, from, &src_name, error_r);
+    int64_t dst = src > 0 ? mailbox_need(acct, a, to, &dst_name, error_r) : 0;
     if (src < 0 || dst < 0) {
         r = mailbox_error(src < 0 ? src : dst);
         goto out;
@@ -722,7 +719,7 @@ int store_message_vanished(struct store_acct *acct, const char *mailbox, uint64_
     struct arena *a = arena_new(0);
     int r = STORE_OK;
     const char *mname;
-    int64_t mbox = need_mailbox(acct, a, mailbox, &mname, error_r);
+    int64_t mbox = mailbox_need(acct, a, mailbox, &mname, error_r);
     if (mbox < 0) {
         r = mailbox_error(mbox);
         goto out;

@@ -38,12 +38,14 @@ enum store_error {
     STORE_ERR_NOT_FOUND = -3, /* not there */
     STORE_ERR_IN_USE = -4,    /* a domain that still has accounts or aliases */
     STORE_ERR_IO = -5,        /* the database failed (disk full, corrupt, ...) */
-    STORE_ERR_QUOTA = -6,     /* the account's quota would be passed */
+    STORE_ERR_QUOTA = -6,     /* the account's quota would be passed: try later */
+    STORE_ERR_QUOTA_PERM = -7, /* the same, configured as permanent (bounce now) */
 };
 
 struct store_options {
     const char *data_dir;         /* relative to the current directory or absolute */
     const char *subaddress_separators; /* "+" by default; "" turns sub-addressing off */
+    bool quota_permanent;         /* over quota: STORE_ERR_QUOTA_PERM, not STORE_ERR_QUOTA */
 };
 
 /* Opens (creating when needed) the store in data_dir. Returns STORE_OK, or an
@@ -298,6 +300,15 @@ int store_message_expunge(struct store_acct *acct, const char *mailbox, const ui
 /* UIDs expunged with a MODSEQ above `since` (QRESYNC's VANISHED). */
 int store_message_vanished(struct store_acct *acct, const char *mailbox, uint64_t since,
                            void (*cb)(void *ctx, uint32_t uid), void *ctx, char **error_r);
+/* The MIME structure of a message file (kept at delivery; parsed again only
+ * when it was not kept), allocated from a; NULL with *error_r on failure. */
+struct mime_part;
+struct mime_part *store_message_structure(struct store_acct *acct, struct arena *a,
+                                          const char *file, char **error_r);
+/* UIDs of the mailbox's messages whose decoded headers (Subject, From, To,
+ * Cc) or text parts contain `text`, case-insensitively (IMAP SEARCH TEXT). */
+int store_message_search(struct store_acct *acct, const char *mailbox, const char *text,
+                         void (*cb)(void *ctx, uint32_t uid), void *ctx, char **error_r);
 /* Opens a message file read-only; returns a descriptor or -1. */
 int store_message_open(struct store_acct *acct, const char *file, char **error_r);
 
