@@ -183,10 +183,20 @@ static void commit_done(void *arg)
         start_commit(q);
 }
 
+/* At most this many appends per commit, so one transaction (and the write
+ * lock it holds) stays short whatever the load. */
+#define BATCH_MAX 256
+
 static void start_commit(struct acct_queue *q)
 {
     q->batch = q->pending;
-    q->pending = q->pending_tail = NULL;
+    struct append_op *last = q->pending;
+    for (int n = 1; n < BATCH_MAX && last->next; n++)
+        last = last->next;
+    q->pending = last->next;
+    if (!q->pending)
+        q->pending_tail = NULL;
+    last->next = NULL;
     q->committing = true;
     workers_submit(q->c->w, commit_job, commit_done, q);
 }

@@ -120,8 +120,90 @@ static void test_concurrent_appends_share_commits(void)
     free(err);
 }
 
+/* ---- notification of flag changes, expunges, copies and moves ---- */
+
+struct seen_events {
+    char log[4096];
+};
+
+static void record(void *ctx, const struct store_event *ev)
+{
+    struct seen_events *se = ctx;
+    static const char *const kinds[] = { "append", "flags", "expunge" };
+    size_t n = strlen(se->log);
+    snprintf(se->log + n, sizeof(se->log) - n, "%s %s %u;", kinds[ev->kind], ev->mailbox,
+             ev->uid);
+}
+
+static void test_changes_are_notified(void)
+{
+    char dir[] = "/tmp/outpost-test-notify-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct store_options opt = { .data_dir = dir };
+    struct store *s;
+    char *err = NULL;
+    const char *why;
+    struct auth_credentials cred;
+    int64_t id, other;
+    CHECK_INT(auth_credentials_make("pw", 2, &cred, &why), 0);
+    CHECK_INT(store_open(&opt, &s, &err), STORE_OK);
+    CHECK_INT(store_domain_add(s, "example.test", &err), STORE_OK);
+    CHECK_INT(store_account_add(s, "a@example.test", "", &cred, 0, &id, &err), STORE_OK);
+    CHECK_INT(store_account_add(s, "b@example.test", "", &cred, 0, &other, &err), STORE_OK);
+    base = event_base_new();
+    struct workers *w = workers_new(base, 2);
+    CHECK_INT(store_attach(s, base, w, &err), STORE_OK);
+    struct seen_events mine = { "" }, theirs = { "" };
+    struct store_watch *wm = store_watch_add(s, id, record, &mine);
+    struct store_watch *wt = store_watch_add(s, other, record, &theirs);
+
+    /* A session (here: this thread) changes the account through its own
+     * handle, as an IMAP session would. */
+    struct store_acct *acct;
+    CHECK_INT(store_acct_open(s, id, &acct, &err), STORE_OK);
+    struct store_append_req req = { .mailbox = "inbox", .data = "Subject: x\r\n\r\n", .len = 15 };
+    uint32_t uid;
+    CHECK_INT(store_message_append(acct, &req, &uid, &err), STORE_OK);
+    CHECK_INT(store_message_append(acct, &req, NULL, &err), STORE_OK);
+    CHECK_INT(store_message_set_flags(acct, "INBOX", &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+                                      NULL, 0, NULL, NULL, &err),
+              STORE_OK);
+    /* No change, no event. */
+    CHECK_INT(store_message_set_flags(acct, "INBOX", &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+                                      NULL, 0, NULL, NULL, &err),
+              STORE_OK);
+    CHECK_INT(store_message_copy(acct, "INBOX", &uid, 1, "Archive", false, NULL, NULL, &err),
+              STORE_OK);
+    uint32_t two = 2;
+    CHECK_INT(store_message_copy(acct, "INBOX", &two, 1, "Trash", true, NULL, NULL, &err),
+              STORE_OK);
+    CHECK_INT(store_message_set_flags(acct, "INBOX", &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_DELETED,
+                                      NULL, 0, NULL, NULL, &err),
+              STORE_OK);
+    CHECK_INT(store_message_expunge(acct, "INBOX", NULL, 0, NULL, NULL, &err), STORE_OK);
+    /* Nothing is delivered before the loop runs; then everything, in order. */
+    CHECK_STR(mine.log, "");
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    CHECK_STR(mine.log, "append INBOX 1;append INBOX 2;flags INBOX 1;append Archive 1;"
+                        "append Trash 1;expunge INBOX 2;flags INBOX 1;expunge INBOX 1;");
+    CHECK_STR(theirs.log, ""); /* another account hears nothing */
+    /* A removed watcher hears nothing more. */
+    store_watch_remove(wm);
+    CHECK_INT(store_message_append(acct, &req, NULL, &err), STORE_OK);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    CHECK(strstr(mine.log, "INBOX 3") == NULL);
+    store_watch_remove(wt);
+    store_acct_close(acct);
+    workers_free(w);
+    store_close(s);
+    event_base_free(base);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(err);
+}
+
 int main(void)
 {
     RUN(test_concurrent_appends_share_commits);
+    RUN(test_changes_are_notified);
     return TEST_DONE();
 }
