@@ -20,7 +20,9 @@ struct arena;
 /* A new top-level arena. `max` caps the bytes it will hand out (0: no cap),
  * counting each allocation rounded up to the alignment (16 bytes on x86-64). */
 struct arena *arena_new(size_t max);
-/* A child arena, freed together with its parent (or earlier by arena_free). */
+/* A child arena, freed together with its parent (or earlier by arena_free).
+ * Its cap is its own: a connection's memory is bounded by the parent's cap
+ * plus each child's, so give children caps that add up to the budget. */
 struct arena *arena_new_child(struct arena *parent, size_t max);
 void arena_free(struct arena *a);
 /* Releases everything allocated from `a` (children stay, but are reset too). */
