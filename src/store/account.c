@@ -1,4 +1,6 @@
 /* Accounts (see store.h). */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -119,9 +121,27 @@ out:
 
 int store_account_del(struct store *s, const char *address, char **error_r)
 {
-    return change_account(s, address,
-                          "DELETE FROM accounts WHERE domain_id = ?1 AND localpart_key = ?2", NULL,
-                          NULL, error_r);
+    struct arena *a = arena_new(0);
+    struct store_account acct;
+    int r = store_account_get(s, a, address, &acct, error_r);
+    if (r == STORE_OK)
+        r = change_account(s, address,
+                           "DELETE FROM accounts WHERE domain_id = ?1 AND localpart_key = ?2",
+                           NULL, NULL, error_r);
+    if (r == STORE_OK) {
+        /* The mail is set aside, not destroyed: an account deleted by
+         * mistake can be recovered by hand (docs/cli.md). */
+        char *from = xasprintf("%s/accounts/%lld", s->data_dir, (long long)acct.id);
+        char *to = xasprintf("%s/accounts/%lld.deleted-%lld", s->data_dir, (long long)acct.id,
+                             (long long)time(NULL));
+        if (rename(from, to) < 0 && errno != ENOENT) {
+            /* The account is gone either way; its id is never reused. */
+        }
+        free(from);
+        free(to);
+    }
+    arena_free(a);
+    return r;
 }
 
 static void bind_credentials(sqlite3_stmt *st, const void *arg)

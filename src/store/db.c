@@ -20,7 +20,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  created INTEGER NOT NULL"
     ");"
     "CREATE TABLE accounts ("
-    "  id INTEGER PRIMARY KEY,"
+    /* AUTOINCREMENT: an id is never given again, so a new account can never
+     * find a deleted one's mail under data/accounts/<id>. */
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  domain_id INTEGER NOT NULL REFERENCES domains(id),"
     "  localpart TEXT NOT NULL,"             /* as written */
     "  localpart_key TEXT NOT NULL,"         /* ASCII-lowercased */

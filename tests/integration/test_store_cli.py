@@ -209,3 +209,24 @@ def test_serve_reports_an_unreachable_data_directory(make_server):
         assert "data/outpost.db" in r
     finally:
         os.chmod(s.dir / "data", 0o700)
+
+
+def test_a_deleted_accounts_mail_is_set_aside_and_never_inherited(srv):
+    ok(srv.cli("account", "add", "old@example.test"))
+    old_id = db(srv).execute("SELECT id FROM accounts WHERE localpart_key = 'old'").fetchone()[0]
+    maildir = srv.dir / "data" / "accounts" / str(old_id)
+    maildir.mkdir(parents=True)
+    (maildir / "index.db").write_text("the old account's mail")
+    import os
+    import pwd
+    if os.geteuid() == 0:  # as the server would have made them
+        uid = pwd.getpwnam("outpost").pw_uid
+        for p in (maildir.parent, maildir, maildir / "index.db"):
+            os.chown(p, uid, uid)
+    ok(srv.cli("account", "del", "old@example.test"))
+    assert not maildir.exists()
+    aside = [p.name for p in (srv.dir / "data" / "accounts").iterdir()]
+    assert any(n.startswith(f"{old_id}.deleted-") for n in aside), aside
+    ok(srv.cli("account", "add", "new@example.test"))
+    new_id = db(srv).execute("SELECT id FROM accounts WHERE localpart_key = 'new'").fetchone()[0]
+    assert new_id > old_id
