@@ -1,5 +1,4 @@
 /* Accounts (see store.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,9 +133,9 @@ int store_account_del(struct store *s, const char *address, char **error_r)
         char *from = xasprintf("%s/accounts/%lld", s->data_dir, (long long)acct.id);
         char *to = xasprintf("%s/accounts/%lld.deleted-%lld", s->data_dir, (long long)acct.id,
                              (long long)time(NULL));
-        if (rename(from, to) < 0 && errno != ENOENT) {
-            /* The account is gone either way; its id is never reused. */
-        }
+        /* No mail yet (ENOENT) or a failed rename: the account is gone
+         * either way, and its id is never reused. */
+        (void)rename(from, to);
         free(from);
         free(to);
     }
