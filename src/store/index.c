@@ -4,7 +4,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,27 +92,24 @@ struct mime_part *store_message_structure(struct store_acct *acct, struct arena 
     if (root && root->body_offset + root->body_len == (size_t)size)
         return root;
     /* No blob (too large, or of an older version): parse the file. The tree
-     * points into the mapping, which therefore stays for the arena's life. */
+     * points into the bytes, so they are read into the caller's arena. */
     int fd = store_message_open(acct, file, error_r);
     if (fd < 0)
         return NULL;
-    void *map = size ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-    close(fd);
-    if (size && map == MAP_FAILED) {
-        *error_r = xasprintf("cannot map message %s", file);
-        return NULL;
-    }
     char *copy = arena_alloc(a, (size_t)size + 1);
-    if (!copy) {
-        if (map)
-            munmap(map, (size_t)size);
-        *error_r = xstrdup("message too large for this request");
+    size_t got = 0;
+    while (copy && got < (size_t)size) {
+        ssize_t n = pread(fd, copy + got, (size_t)size - got, (off_t)got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (!copy || got != (size_t)size) {
+        *error_r = xasprintf(copy ? "cannot read message %s" : "message %s too large for this "
+                                                               "request", file);
         return NULL;
     }
-    if (size)
-        memcpy(copy, map, (size_t)size);
-    if (map)
-        munmap(map, (size_t)size);
     struct mime_limits lim = MIME_LIMITS_DEFAULT;
     root = mime_parse(a, (struct str){ copy, (size_t)size }, &lim);
     if (!root)

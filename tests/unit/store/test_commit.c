@@ -8,6 +8,7 @@
 
 #include "core/workers.h"
 #include "store/store.h"
+#include "fixture.h"
 #include "test.h"
 
 #define APPENDS 200
@@ -38,14 +39,6 @@ static void on_event(void *ctx, const struct store_event *ev)
         events++;
         event_uids[ev->uid]++;
     }
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static void test_concurrent_appends_share_commits(void)
@@ -116,7 +109,7 @@ static void test_concurrent_appends_share_commits(void)
     arena_free(a);
     store_acct_close(acct);
     store_close(s);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(dir);
     free(err);
 }
 
@@ -197,7 +190,7 @@ static void test_changes_are_notified(void)
     workers_free(w);
     store_close(s);
     event_base_free(base);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(dir);
     free(err);
 }
 

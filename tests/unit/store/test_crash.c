@@ -17,6 +17,7 @@
 
 #include "core/workers.h"
 #include "store/store.h"
+#include "fixture.h"
 #include "test.h"
 
 #define ROUNDS 24
@@ -171,14 +172,6 @@ static int check_row(void *ctx, const struct store_message *m)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void test_sigkill_at_random_moments(void)
 {
     struct store_options opt = { .data_dir = dir, .subaddress_separators = "+" };
@@ -282,6 +275,6 @@ int main(void)
     }
     store_close(s);
     RUN(test_sigkill_at_random_moments);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(dir);
     return TEST_DONE();
 }

@@ -12,6 +12,7 @@
 
 #include "core/arena.h"
 #include "store/store.h"
+#include "fixture.h"
 #include "test.h"
 
 static struct auth_credentials cred;  /* made once: hashing is slow */
@@ -34,13 +35,6 @@ static char data_dir[128];            /* root/data: store_open creates it */
         free(err_);                                                            \
     } while (0)
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    if (remove(path) != 0)
-        perror(path);
-    return 0;
-}
-
 static void fixture_new(void)
 {
     strcpy(root, "/tmp/outpost-unit-store-XXXXXX");
@@ -53,7 +47,7 @@ static void fixture_new(void)
 
 static void fixture_remove(void)
 {
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(root);
     struct stat st;
     CHECK(stat(root, &st) != 0);
 }

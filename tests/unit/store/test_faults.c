@@ -24,6 +24,7 @@
 #include "auth/password.h"
 #include "store/fs.h"
 #include "store/store.h"
+#include "fixture.h"
 #include "test.h"
 
 static char tmpdir[64];
@@ -31,45 +32,16 @@ static struct store *store;
 static struct auth_credentials cred;
 static int naccounts;
 
-static void die(const char *what, const char *err)
-{
-    fprintf(stderr, "%s: %s\n", what, err ? err : "failed");
-    exit(2);
-}
-
 static void setup(void)
 {
     strcpy(tmpdir, "/tmp/outpost-unit-faults-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    if (auth_init() < 0)
-        die("auth_init", NULL);
-    const char *why = NULL;
-    if (auth_credentials_make("secret password", 15, &cred, &why) < 0)
-        die("auth_credentials_make", why);
-    char *err = NULL;
-    struct store_options opt = { .data_dir = tmpdir, .subaddress_separators = NULL };
-    if (store_open(&opt, &store, &err) != STORE_OK)
-        die("store_open", err);
-    if (store_domain_add(store, "example.org", &err) != STORE_OK)
-        die("store_domain_add", err);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    remove(path);
-    return 0;
+    fixture_open(tmpdir, &store, &cred);
 }
 
 static void teardown(void)
 {
     store_close(store);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(tmpdir);
 }
 
 struct account {
@@ -84,9 +56,9 @@ static void new_account(struct account *ac)
     snprintf(address, sizeof(address), "user%d@example.org", ++naccounts);
     memset(ac, 0, sizeof(*ac));
     if (store_account_add(store, address, NULL, &cred, 0, &ac->id, &err) != STORE_OK)
-        die("store_account_add", err);
+        fixture_die("store_account_add", err);
     if (store_acct_open(store, ac->id, &ac->acct, &err) != STORE_OK)
-        die("store_acct_open", err);
+        fixture_die("store_acct_open", err);
 }
 
 /* ---- the faulty filesystem ---- */
@@ -376,7 +348,7 @@ static void test_faults_existing_dirs(void)
         char path[160];
         snprintf(path, sizeof(path), "%s/accounts/%lld/msg/%02x", tmpdir, (long long)ac.id, i);
         if (mkdir(path, 0700) < 0 && errno != EEXIST)
-            die(path, strerror(errno));
+            fixture_die(path, strerror(errno));
     }
     append_ok(&ac);
     run_all_faults(&ac);

@@ -15,6 +15,7 @@
 
 #include "auth/password.h"
 #include "store/store.h"
+#include "fixture.h"
 #include "test.h"
 
 static char tmpdir[64];
@@ -23,45 +24,16 @@ static struct auth_credentials cred;
 static int naccounts;
 static int64_t last_account_id; /* of the last new_acct() */
 
-static void die(const char *what, const char *err)
-{
-    fprintf(stderr, "%s: %s\n", what, err ? err : "failed");
-    exit(2);
-}
-
 static void setup(void)
 {
     strcpy(tmpdir, "/tmp/outpost-unit-mailbox-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    if (auth_init() < 0)
-        die("auth_init", NULL);
-    const char *why = NULL;
-    if (auth_credentials_make("secret password", 15, &cred, &why) < 0)
-        die("auth_credentials_make", why);
-    char *err = NULL;
-    struct store_options opt = { .data_dir = tmpdir, .subaddress_separators = NULL };
-    if (store_open(&opt, &store, &err) != STORE_OK)
-        die("store_open", err);
-    if (store_domain_add(store, "example.org", &err) != STORE_OK)
-        die("store_domain_add", err);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    remove(path);
-    return 0;
+    fixture_open(tmpdir, &store, &cred);
 }
 
 static void teardown(void)
 {
     store_close(store);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(tmpdir);
 }
 
 /* A new account with its mail opened: fresh default mailboxes. */
@@ -71,11 +43,11 @@ static struct store_acct *new_acct(void)
     snprintf(address, sizeof(address), "user%d@example.org", ++naccounts);
     int64_t id = 0;
     if (store_account_add(store, address, NULL, &cred, 0, &id, &err) != STORE_OK)
-        die("store_account_add", err);
+        fixture_die("store_account_add", err);
     last_account_id = id;
     struct store_acct *acct = NULL;
     if (store_acct_open(store, id, &acct, &err) != STORE_OK)
-        die("store_acct_open", err);
+        fixture_die("store_acct_open", err);
     return acct;
 }
 

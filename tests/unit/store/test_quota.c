@@ -4,17 +4,10 @@
 #include <stdlib.h>
 
 #include "store/store.h"
+#include "fixture.h"
 #include "test.h"
 
 static char body[600];
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void run(bool permanent)
 {
@@ -63,7 +56,7 @@ static void run(bool permanent)
     free(err);
     store_acct_close(acct);
     store_close(s);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(dir);
 }
 
 static void test_quota_temporary(void)

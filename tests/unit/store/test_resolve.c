@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "store/store.h"
+#include "fixture.h"
 #include "test.h"
 
 static struct auth_credentials cred; /* made once: hashing is slow */
@@ -45,13 +46,6 @@ static int64_t account_id[NACCOUNTS];
             fprintf(stderr, "  %s:%d: error: %s\n", __FILE__, __LINE__, err_); \
         free(err_);                                                            \
     } while (0)
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    if (remove(path) != 0)
-        perror(path);
-    return 0;
-}
 
 static struct store *open_store(const char *seps)
 {
@@ -91,7 +85,7 @@ static void teardown(void)
 {
     arena_free(A);
     store_close(S);
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(root);
     struct stat st;
     CHECK(stat(root, &st) != 0);
 }
