@@ -159,3 +159,18 @@ const char *addr_check_dns_name(const char *v)
         return "ends with a dot";
     return NULL;
 }
+
+void addr_format_ip(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)outlen);
+        else
+            inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)outlen);
+    } else if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    } else {
+        snprintf(out, outlen, "unknown");
+    }
+}

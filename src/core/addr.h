@@ -26,6 +26,9 @@ int addr_list_parse(const char *s, struct addr_list *out, const char **error_r);
 /* Formats an address as in the config ("127.0.0.1:25", "[::1]:25"). */
 void addr_format(const struct sockaddr *sa, char *out, size_t outlen);
 int addr_port(const struct sockaddr *sa);
+/* The IP address alone ("192.0.2.1", "2001:db8::1"); an IPv4-mapped IPv6
+ * address is shown as IPv4. */
+void addr_format_ip(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* Checks a DNS host or domain name's syntax (LDH labels of 1-63 characters,
  * 253 in all, no empty label; IDNA A-labels pass as LDH). Returns NULL when

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <sodium.h>
 
 #include "core/addr.h"
 #include "core/conn.h"
@@ -17,6 +18,7 @@
 #include "core/privdrop.h"
 #include "core/workers.h"
 #include "auth/password.h"
+#include "auth/throttle.h"
 #include "server/service.h"
 
 #define SERVER_MAX_LISTENERS (ADDR_LIST_MAX * 16)
@@ -42,6 +44,7 @@ struct server {
     struct event *sig_term, *sig_int, *sig_hup, *shutdown_timer;
     bool shutting_down;
     long long shutdown_waited_ms;
+    char *dummy_hash;
 };
 
 static void on_accept(void *ctx, int fd, const struct sockaddr *peer, socklen_t peerlen)
@@ -113,6 +116,19 @@ static int open_listeners(struct server *srv)
         }
     }
     return 0;
+}
+
+static void throttle_config(const struct config *cfg, struct auth_throttle_config *out)
+{
+    *out = (struct auth_throttle_config){
+        .ip_max_failures = (unsigned)cfg->auth_max_failures_per_ip,
+        .user_max_failures = (unsigned)cfg->auth_max_failures_per_user,
+        .window_secs = (unsigned)(cfg->auth_failure_window / 1000),
+        .block_secs = (unsigned)(cfg->auth_block_time / 1000),
+        .failure_delay_ms = (unsigned)cfg->auth_failure_delay,
+        .max_delay_ms = (unsigned)cfg->auth_max_delay,
+        .max_entries = 65536,
+    };
 }
 
 static void log_ready(struct server *srv)
@@ -198,6 +214,9 @@ static void reload(struct server *srv)
     srv->env.cfg = cfg;
     tls_server_unref(srv->env.tls);
     srv->env.tls = tls;
+    struct auth_throttle_config tc;
+    throttle_config(cfg, &tc);
+    auth_throttle_configure(srv->env.throttle, &tc);
     apply_runtime_settings(cfg);
     log_info("core", "reloaded", "file=%s", log_q(srv->file));
 }
@@ -264,6 +283,8 @@ static void server_free(struct server *srv)
         event_free(srv->sig_hup);
     }
     tls_server_unref(srv->env.tls);
+    auth_throttle_free(srv->env.throttle);
+    free(srv->dummy_hash);
     if (srv->env.base)
         event_base_free(srv->env.base);
     for (int i = 0; i < srv->nold; i++)
@@ -334,6 +355,25 @@ int server_run(const char *config_file)
     if (auth_init() < 0) {
         fprintf(stderr, "outpost: cannot initialise libsodium\n");
         goto out;
+    }
+    /* What unknown users' passwords are checked against, so that they take
+     * as long as known ones; and the secret behind their fake SCRAM salts. */
+    {
+        char pw[32];
+        struct auth_credentials dummy;
+        const char *why;
+        auth_password_generate(pw, sizeof(pw) - 1);
+        if (auth_credentials_make(pw, strlen(pw), &dummy, &why) < 0) {
+            fprintf(stderr, "outpost: %s\n", why);
+            goto out;
+        }
+        auth_wipe(pw, sizeof(pw));
+        srv->dummy_hash = xstrdup(dummy.hash);
+        srv->env.dummy_hash = srv->dummy_hash;
+        randombytes_buf(srv->env.secret, sizeof(srv->env.secret));
+        struct auth_throttle_config tc;
+        throttle_config(srv->cfg, &tc);
+        srv->env.throttle = auth_throttle_new(&tc);
     }
     struct store_options sopt = {
         .data_dir = srv->cfg->server_data_dir,

@@ -197,6 +197,7 @@ int store_open(const struct store_options *opt, struct store **out, char **error
         return STORE_ERR_IO;
     }
     struct store *s = xcalloc(1, sizeof(*s));
+    pthread_mutex_init(&s->qlock, NULL);
     s->subaddress_separators =
         xstrdup(opt->subaddress_separators ? opt->subaddress_separators : "+");
     s->data_dir = xstrdup(opt->data_dir);
@@ -252,6 +253,8 @@ void store_close(struct store *s)
     committer_free(s->committer);
     hub_free(s->hub);
     sqlite3_close(s->db);
+    queue_close(s);
+    pthread_mutex_destroy(&s->qlock);
     free(s->data_dir);
     free(s->subaddress_separators);
     free(s);

@@ -4,6 +4,7 @@
 #ifndef OUTPOST_STORE_DB_H
 #define OUTPOST_STORE_DB_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -19,6 +20,11 @@ struct store {
     bool quota_permanent;
     struct store_hub *hub;             /* after store_attach */
     struct store_committer *committer; /* after store_attach */
+    struct workers *workers;           /* after store_attach */
+    /* The queue database, opened on first use; qlock serialises its
+     * transactions (one connection shared by worker threads). */
+    pthread_mutex_t qlock;
+    sqlite3 *qdb;
 };
 
 /* An open account's mail (store_acct_open). */
@@ -92,6 +98,9 @@ int message_write_file(const char *msg_dir, const char *data, size_t len, char *
 void message_unlink_file(const char *msg_dir, const char *name);
 /* data/accounts/<id>/msg, made if missing; allocated. */
 char *acct_msg_dir(struct store *s, int64_t account_id, char **error_r);
+
+/* Closes the queue database if it was opened (store_close). */
+void queue_close(struct store *s);
 
 /* Prepares a statement; on failure returns NULL with *error_r allocated. */
 sqlite3_stmt *db_prepare(struct store *s, const char *sql, char **error_r);

@@ -98,6 +98,7 @@ int store_attach(struct store *s, struct event_base *base, struct workers *w, ch
     event_add(h->ev, NULL);
     s->hub = h;
     s->committer = committer_new(s, w);
+    s->workers = w;
     return STORE_OK;
 }
 

@@ -312,6 +312,69 @@ int store_message_search(struct store_acct *acct, const char *mailbox, const cha
 /* Opens a message file read-only; returns a descriptor or -1. */
 int store_message_open(struct store_acct *acct, const char *file, char **error_r);
 
+/* ---- the outbound queue ----
+ *
+ * data/queue/queue.db (SQLite, WAL, synchronous=FULL) and one message file
+ * per queued message under data/queue/msg/xx/, written durably before its
+ * rows exist. A message is stored once with a row per recipient, each with
+ * its own state. The delivery side (the queue runner) comes with outbound
+ * delivery; here mail is put on the queue and listed.
+ */
+
+struct store_queue_rcpt {
+    const char *address;
+    unsigned notify;          /* DSN NOTIFY bits (1 NEVER, 2 SUCCESS, 4 FAILURE, 8 DELAY) */
+    const char *orcpt_type;   /* DSN ORCPT address type, or NULL */
+    const char *orcpt;        /* DSN ORCPT address (decoded), or NULL */
+};
+
+struct store_queue_msg {
+    const char *sender;       /* the reverse-path ("" for <>) */
+    int64_t account_id;       /* the submitting account; 0 for forwarded mail */
+    const char *origin;       /* "submission" or "forward" */
+    const char *envid;        /* DSN ENVID (decoded), or NULL */
+    int ret;                  /* DSN RET: 0 unspecified, 1 FULL, 2 HDRS */
+    int body;                 /* BODY: 0 unspecified, 1 7BIT, 2 8BITMIME, 3 BINARYMIME */
+    bool smtputf8;
+    bool requiretls;          /* RFC 8689: deliver only over verified TLS */
+    const char *data;         /* the message, CRLF line ends */
+    size_t len;
+    const struct store_queue_rcpt *rcpts;
+    int nrcpts;
+};
+
+#define STORE_QUEUE_ID_LEN 32
+
+/* Queues a message durably (blocking: workers). id gets its queue id. */
+int store_queue_add(struct store *s, const struct store_queue_msg *m,
+                    char id[STORE_QUEUE_ID_LEN + 1], char **error_r);
+
+typedef void (*store_queue_done_fn)(void *ctx, int result, const char *id, const char *error);
+/* store_queue_add in the worker pool; `done` runs on the loop once the
+ * message is on disk. m and everything it points to must stay valid until
+ * `done`. */
+void store_queue_add_async(struct store *s, const struct store_queue_msg *m,
+                           store_queue_done_fn done, void *ctx);
+
+struct store_queue_entry {
+    const char *id;
+    const char *sender;
+    const char *origin;
+    int64_t account_id;
+    int64_t created;          /* seconds since the epoch */
+    uint64_t size;
+    bool held;
+    const char *rcpt;         /* one recipient per call: address */
+    const char *state;        /* "queued", "delivered", "failed" */
+    int attempts;
+    int64_t next_attempt;
+    const char *last_reply;   /* the last remote reply, or NULL */
+};
+
+/* Lists the queue, one call per recipient, oldest message first. */
+int store_queue_list(struct store *s, int (*cb)(void *ctx, const struct store_queue_entry *e),
+                     void *ctx, char **error_r);
+
 /* ---- inside the server: group commit and change notification ---- */
 
 struct event_base;

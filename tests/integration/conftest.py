@@ -11,6 +11,7 @@ import shutil
 import re
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import tempfile
@@ -95,7 +96,75 @@ class Server:
                     "--hostname", self.hostname, "--listen", "127.0.0.1",
                     "--port-base", str(self.port_base), *extra)
         assert r.returncode == 0, r.stderr
+        m = re.search(r"Password \(shown only now\): (\S+)", r.stdout)
+        self.admin = f"postmaster@{self.domain}"
+        self.admin_password = m.group(1) if m else None
+        # Tests greet at once; the early-talker test sets the pause itself.
+        self.set("smtp", "greet_pause", "0")
         return r
+
+    def set(self, section, key, value):
+        """Sets `key = value` in [section] of the config, replacing it if set."""
+        lines = self.conf.read_text().splitlines()
+        out, cur, done = [], None, False
+        for line in lines:
+            st = line.strip()
+            if st.startswith("[") and st.endswith("]"):
+                if cur == section and not done:
+                    out.append(f"{key} = {value}")
+                    done = True
+                cur = st[1:-1]
+                out.append(line)
+                continue
+            if cur == section and re.match(rf"{re.escape(key)}\s*=", st):
+                if not done:
+                    out.append(f"{key} = {value}")
+                    done = True
+                continue
+            out.append(line)
+        if not done:
+            if cur != section:
+                out.append(f"[{section}]")
+            out.append(f"{key} = {value}")
+        self.conf.write_text("\n".join(out) + "\n")
+
+    def add_account(self, address, password="correct horse battery"):
+        r = self.cli("account", "add", address, "--password-stdin", input=password + "\n")
+        assert r.returncode == 0, r.stderr
+        return password
+
+    def account_id(self, address):
+        local, domain = address.rsplit("@", 1)
+        with sqlite3.connect(self.dir / "data" / "outpost.db") as db:
+            row = db.execute("SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id "
+                             "WHERE d.name = ? AND a.localpart_key = ?",
+                             (domain.lower(), local.lower())).fetchone()
+        assert row, f"no account {address}"
+        return row[0]
+
+    def messages(self, address, mailbox="INBOX"):
+        """The raw messages in an account's mailbox, in UID order (bytes)."""
+        acct = self.dir / "data" / "accounts" / str(self.account_id(address))
+        if not (acct / "index.db").exists():
+            return []
+        with sqlite3.connect(f"file:{acct / 'index.db'}?mode=ro", uri=True) as db:
+            rows = db.execute("SELECT m.file FROM messages m JOIN mailboxes b "
+                              "ON b.id = m.mailbox_id WHERE b.name = ? ORDER BY m.uid",
+                              (mailbox,)).fetchall()
+        return [(acct / "msg" / f[:2] / f).read_bytes() for (f,) in rows]
+
+    def queue(self):
+        """The outbound queue: a list of (id, sender, recipient, state) rows."""
+        db_path = self.dir / "data" / "queue" / "queue.db"
+        if not db_path.exists():
+            return []
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+            return db.execute("SELECT m.id, m.sender, r.address, r.state FROM queue_messages m "
+                              "JOIN queue_recipients r ON r.message_id = m.id "
+                              "ORDER BY m.created, r.id").fetchall()
+
+    def queued_message(self, queue_id):
+        return (self.dir / "data" / "queue" / "msg" / queue_id[:2] / queue_id).read_bytes()
 
     def port(self, service):
         return self.port_base + PORT_OFFSETS[service]

@@ -16,8 +16,8 @@ from cryptography.x509.oid import NameOID
 
 from conftest import IMPLICIT_TLS, LOG_LINE, PORT_OFFSETS, run_cli, tls_client_context
 
+# Listeners whose protocol is not built yet refuse in their own protocol.
 REFUSALS = {
-    "smtp": b"421 4.3.2 ", "submission": b"421 4.3.2 ", "submissions": b"421 4.3.2 ",
     "imap": b"* BYE ", "imaps": b"* BYE ",
     "pop3": b"-ERR ", "pop3s": b"-ERR ",
     "http": b"HTTP/1.1 503 ", "https": b"HTTP/1.1 503 ",
@@ -75,8 +75,8 @@ def test_ready_line_names_every_listener(server):
         assert f" {service}=127.0.0.1:{server.port(service)}" in ready
 
 
-@pytest.mark.parametrize("service", sorted(PORT_OFFSETS))
-def test_every_listener_refuses_in_its_own_protocol(server, service):
+@pytest.mark.parametrize("service", sorted(REFUSALS))
+def test_every_unbuilt_listener_refuses_in_its_own_protocol(server, service):
     with server.connect(service) as s:
         data = read_all(s)
     assert data.startswith(REFUSALS[service]), data
@@ -188,7 +188,7 @@ def test_second_serve_on_the_same_ports_fails_cleanly(server):
     # The first server is untouched.
     assert server.proc.poll() is None
     with server.connect("smtp") as s:
-        assert read_all(s).startswith(b"421 ")
+        assert s.recv(100).startswith(b"220 ")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
@@ -203,9 +203,9 @@ def test_started_as_root_it_runs_as_the_configured_user(server):
 
 
 def test_every_log_line_has_the_documented_shape(server):
-    with server.connect("smtp") as s:
+    with server.connect("pop3") as s:
         read_all(s)
-    server.wait_log(" smtp refused ")
+    server.wait_log(" pop3 refused ")
     server.signal(signal.SIGHUP)
     server.wait_log(" core reloaded ")
     server.stop()
@@ -213,7 +213,7 @@ def test_every_log_line_has_the_documented_shape(server):
     assert lines
     for line in lines:
         assert LOG_LINE.match(line), line
-    refused = [l for l in lines if " smtp refused " in l][0]
+    refused = [l for l in lines if " pop3 refused " in l][0]
     assert re.search(r" session=[0-9a-f]{10} peer=127\.0\.0\.1:\d+ ", refused)
 
 
@@ -299,8 +299,8 @@ def test_log_level_warn_hides_info(make_server):
     srv.start(wait=False)
     with pytest.raises(AssertionError):
         srv.wait_log(" ready ", timeout=1.5)
-    with srv.connect("smtp") as s:
-        assert read_all(s).startswith(b"421 ")
+    with srv.connect("pop3") as s:
+        assert read_all(s).startswith(b"-ERR ")
     assert " info " not in srv.log()
 
 
@@ -400,7 +400,7 @@ def test_connections_per_ip_are_limited(make_server):
         h.close()
     time.sleep(0.3)
     with srv.connect("smtp") as s:
-        assert read_all(s).startswith(b"421 4.3.2 ")
+        assert s.recv(100).startswith(b"220 ")
 
 
 def test_a_passphrase_protected_key_is_refused_not_prompted_for(make_server):

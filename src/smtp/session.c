@@ -1,0 +1,715 @@
+/* SMTP sessions on real connections (see session.h): the engine's callbacks
+ * answered with the store, the worker pool and the login throttle. */
+#include "smtp/session.h"
+
+#include <openssl/ssl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/password.h"
+#include "core/addr.h"
+#include "core/log.h"
+#include "core/workers.h"
+#include "mime/mime.h"
+#include "smtp/headers.h"
+#include "smtp/server.h"
+
+struct delivery;
+
+struct session {
+    struct conn *c;
+    const struct service *svc;
+    const struct service_env *env;
+    struct smtp_server *engine;
+    struct event *greet_timer;
+    struct event *auth_timer;
+    int refs;                  /* the connection's, plus one per job outstanding */
+    bool closed;
+    char ip[64];
+    enum smtp_mode mode;
+    /* after AUTH */
+    int64_t account_id;
+    char *account;
+    char *auth_mech;
+    /* the transaction being delivered */
+    struct delivery *dlv;
+    unsigned txn_seq;
+};
+
+static void session_unref(struct session *ss)
+{
+    if (--ss->refs > 0)
+        return;
+    smtp_server_free(ss->engine);
+    free(ss->account);
+    free(ss->auth_mech);
+    free(ss);
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* ---- engine I/O ---- */
+
+static void cb_write(void *ctx, struct str bytes)
+{
+    struct session *ss = ctx;
+    if (!ss->closed)
+        conn_write(ss->c, bytes);
+}
+
+static void cb_close(void *ctx, const char *reason)
+{
+    struct session *ss = ctx;
+    if (!ss->closed)
+        conn_close_after_flush(ss->c, reason);
+}
+
+static void cb_pause(void *ctx, bool paused)
+{
+    struct session *ss = ctx;
+    if (ss->closed)
+        return;
+    if (paused)
+        conn_pause_read(ss->c);
+    else
+        conn_resume_read(ss->c);
+}
+
+static void cb_data_phase(void *ctx, bool in_data)
+{
+    struct session *ss = ctx;
+    if (!ss->closed)
+        conn_set_idle_timeout(ss->c, in_data ? ss->env->cfg->smtp_data_timeout
+                                             : ss->env->cfg->smtp_command_timeout);
+}
+
+static void cb_starttls(void *ctx)
+{
+    struct session *ss = ctx;
+    SSL *ssl = ss->env->tls ? tls_server_new_ssl(ss->env->tls) : NULL;
+    if (!ssl || conn_starttls(ss->c, ssl) < 0) {
+        log_error("smtp", "starttls-failed", "session=%s", conn_id(ss->c));
+        conn_close(ss->c, "starttls failed");
+    }
+}
+
+static bool cb_channel_binding(void *ctx, struct sasl_channel_binding *out)
+{
+    struct session *ss = ctx;
+    SSL *ssl = ss->closed ? NULL : conn_ssl(ss->c);
+    if (!ssl || SSL_version(ssl) != TLS1_3_VERSION)
+        return false;
+    static const char label[] = "EXPORTER-Channel-Binding";
+    return SSL_export_keying_material(ssl, out->data, sizeof(out->data), label,
+                                      sizeof(label) - 1, NULL, 0, 0) == 1;
+}
+
+/* ---- MAIL and RCPT ---- */
+
+/* True when `address` belongs to the logged-in account: its own address, a
+ * sub-address of it, or an alias that delivers to it. */
+static bool owns_address(struct session *ss, struct arena *a, const char *address)
+{
+    if (!address || !*address)
+        return false;
+    struct store_resolution res;
+    char *err = NULL;
+    if (store_resolve(ss->env->store, a, address, &res, &err) != STORE_OK) {
+        free(err);
+        return false;
+    }
+    if (res.status != STORE_RCPT_LOCAL)
+        return false;
+    for (int i = 0; i < res.ntargets; i++)
+        if (res.targets[i].account_id == ss->account_id)
+            return true;
+    return false;
+}
+
+static void cb_mail(void *ctx, struct smtp_transaction *t)
+{
+    struct session *ss = ctx;
+    if (ss->mode == SMTP_MODE_SUBMISSION && !owns_address(ss, t->arena, t->mail.path.address)) {
+        log_info("smtp", "sender-refused", "session=%s user=%s from=<%s>", conn_id(ss->c),
+                 log_q(ss->account), t->mail.path.address);
+        smtp_server_reply(ss->engine, 553, "5.7.1",
+                          "<%s>: Sender address not owned by %s; send as one of your addresses",
+                          t->mail.path.address, ss->account);
+        return;
+    }
+    smtp_server_reply(ss->engine, 250, "2.1.0", "Sender OK");
+}
+
+static int first_domain_cb(void *ctx, const struct store_domain *d)
+{
+    char **out = ctx;
+    *out = xstrdup(d->name);
+    return 1;
+}
+
+static void cb_rcpt(void *ctx, struct smtp_transaction *t, struct smtp_rcpt *r)
+{
+    struct session *ss = ctx;
+    const char *address = r->args.path.address;
+    struct store_resolution *res = arena_zalloc(t->arena, sizeof(*res));
+    char *err = NULL;
+    int rc;
+    if (r->args.path.postmaster) {
+        /* RCPT TO:<Postmaster> without a domain: the postmaster of our host
+         * name, else of our first domain (RFC 5321 §4.5.1: it must always
+         * be accepted). */
+        const char *pm = "postmaster@";
+        char *a1 = xasprintf("%s%s", pm, ss->env->cfg->server_hostname);
+        rc = store_resolve(ss->env->store, t->arena, a1, res, &err);
+        free(a1);
+        if (rc == STORE_OK && res->status != STORE_RCPT_LOCAL) {
+            char *dom = NULL;
+            store_domain_list(ss->env->store, first_domain_cb, &dom, &err);
+            if (dom) {
+                char *a2 = xasprintf("%s%s", pm, dom);
+                rc = store_resolve(ss->env->store, t->arena, a2, res, &err);
+                free(a2);
+                free(dom);
+            }
+        }
+    } else {
+        rc = store_resolve(ss->env->store, t->arena, address, res, &err);
+    }
+    if (rc != STORE_OK && rc != STORE_ERR_INVALID) {
+        log_error("smtp", "resolve-failed", "session=%s rcpt=<%s> error=%s", conn_id(ss->c),
+                  address, log_q(err));
+        free(err);
+        smtp_server_reply(ss->engine, 451, "4.3.0", "Temporary failure; try again later");
+        return;
+    }
+    free(err);
+    if (rc == STORE_ERR_INVALID) {
+        /* Syntactically SMTP, but no address we could ever hold. */
+        res->status = ss->mode == SMTP_MODE_SUBMISSION ? STORE_RCPT_NOT_LOCAL
+                                                       : STORE_RCPT_UNKNOWN_USER;
+    }
+    switch (res->status) {
+    case STORE_RCPT_LOCAL:
+        r->target = res;
+        smtp_server_reply(ss->engine, 250, "2.1.5", "Recipient OK");
+        return;
+    case STORE_RCPT_UNKNOWN_USER:
+        log_info("smtp", "rcpt-refused", "session=%s ip=%s rcpt=<%s> reason=unknown-user",
+                 conn_id(ss->c), ss->ip, address);
+        smtp_server_reply(ss->engine, 550, "5.1.1", "<%s>: No such user here", address);
+        return;
+    case STORE_RCPT_NOT_LOCAL:
+        if (ss->mode == SMTP_MODE_SUBMISSION) {
+            /* Our user sends out: the queue takes it. */
+            res->ntargets = 1;
+            res->targets = arena_zalloc(t->arena, sizeof(*res->targets));
+            res->targets[0].account_id = 0;
+            res->targets[0].address = address;
+            r->target = res;
+            smtp_server_reply(ss->engine, 250, "2.1.5", "Recipient OK");
+            return;
+        }
+        log_info("smtp", "rcpt-refused", "session=%s ip=%s rcpt=<%s> reason=relay",
+                 conn_id(ss->c), ss->ip, address);
+        smtp_server_reply(ss->engine, 554, "5.7.1", "<%s>: Relay access denied", address);
+        return;
+    }
+}
+
+/* ---- DATA: local mailboxes and the queue ---- */
+
+struct delivery {
+    struct session *ss;
+    struct smtp_transaction *t;
+    struct buf data;            /* Return-Path + Received + the message */
+    size_t rp_len;              /* the Return-Path line (not in the queue's copy) */
+    struct store_append_req req;
+    struct store_queue_msg qmsg;
+    struct store_queue_rcpt *qrcpts;
+    int64_t *accounts;
+    int naccounts;
+    int outstanding;
+    int ok, temp_fail, quota_fail, quota_perm_fail, other_fail;
+    char txn_id[24];
+    char queue_id[STORE_QUEUE_ID_LEN + 1];
+    struct timespec start;
+};
+
+static void delivery_finish(struct delivery *d)
+{
+    struct session *ss = d->ss;
+    struct smtp_transaction *t = d->t;
+    int failed = d->temp_fail + d->quota_fail + d->quota_perm_fail + d->other_fail;
+    const struct smtp_session_info *info = smtp_server_info(ss->engine);
+    SSL *ssl = ss->closed ? NULL : conn_ssl(ss->c);
+    log_info("smtp", failed ? "deliver-failed" : "deliver",
+             "session=%s id=%s from=<%s> rcpt=%u size=%zu tls=%s user=%s local=%d queued=%d "
+             "failed=%d ms=%.1f", ss->closed ? "-" : conn_id(ss->c), d->txn_id,
+             t->mail.path.address, t->nrcpts, t->message.len,
+             info->tls && ssl ? tls_version_name(ssl) : "no", ss->account ? log_q(ss->account) : "-",
+             d->naccounts, d->qmsg.nrcpts, failed, elapsed_ms(&d->start));
+    if (!ss->closed) {
+        if (failed == 0)
+            smtp_server_reply(ss->engine, 250, "2.0.0", "OK: message %s accepted", d->txn_id);
+        else if (failed == d->quota_perm_fail && d->ok == 0)
+            smtp_server_reply(ss->engine, 552, "5.2.2", "Mailbox full");
+        else if (failed == d->quota_fail + d->quota_perm_fail && d->ok == 0)
+            smtp_server_reply(ss->engine, 452, "4.2.2", "Mailbox full; try again later");
+        else
+            smtp_server_reply(ss->engine, 451, "4.3.0",
+                              "Temporary failure storing the message; try again later");
+    }
+    ss->dlv = NULL;
+    buf_free(&d->data);
+    free(d->qrcpts);
+    free(d->accounts);
+    free(d);
+    session_unref(ss);
+}
+
+static void count_result(struct delivery *d, int result, const char *error, const char *what)
+{
+    switch (result) {
+    case STORE_OK: d->ok++; return;
+    case STORE_ERR_QUOTA: d->quota_fail++; break;
+    case STORE_ERR_QUOTA_PERM: d->quota_perm_fail++; break;
+    case STORE_ERR_IO: d->temp_fail++; break;
+    default: d->other_fail++; break;
+    }
+    log_error("smtp", "store-failed", "id=%s target=%s error=%s", d->txn_id, what,
+              log_q(error ? error : "?"));
+}
+
+static void append_done(void *ctx, int result, uint32_t uid, const char *error)
+{
+    struct delivery *d = ctx;
+    (void)uid;
+    count_result(d, result, error, "mailbox");
+    if (--d->outstanding == 0)
+        delivery_finish(d);
+}
+
+static void queue_done(void *ctx, int result, const char *id, const char *error)
+{
+    struct delivery *d = ctx;
+    if (result == STORE_OK && id)
+        snprintf(d->queue_id, sizeof(d->queue_id), "%s", id);
+    count_result(d, result, error, "queue");
+    if (--d->outstanding == 0)
+        delivery_finish(d);
+}
+
+/* Submission: every From: address must be the user's. Returns NULL when
+ * fine, else the offending address (from the arena) or "" for no From. */
+static const char *from_not_owned(struct session *ss, struct arena *a, struct str header)
+{
+    struct mime_header_iter it;
+    struct mime_field f;
+    unsigned mailboxes = 0;
+    mime_header_iter_init(&it, header);
+    while (mime_header_next(&it, &f)) {
+        if (!str_eq_nocase_cstr(f.name, "From"))
+            continue;
+        struct mime_addresses list = mime_addresses_parse(a, f.value, 100, NULL);
+        for (unsigned i = 0; i < list.n; i++) {
+            const struct mime_address *m = &list.v[i];
+            if (m->kind != MIME_ADDR_MAILBOX)
+                continue;
+            mailboxes++;
+            char *addr = arena_alloc(a, m->mailbox.len + m->domain.len + 2);
+            memcpy(addr, m->mailbox.p, m->mailbox.len);
+            addr[m->mailbox.len] = '@';
+            memcpy(addr + m->mailbox.len + 1, m->domain.p, m->domain.len);
+            addr[m->mailbox.len + 1 + m->domain.len] = '\0';
+            if (!owns_address(ss, a, addr))
+                return addr;
+        }
+    }
+    return mailboxes ? NULL : "";
+}
+
+static int add_account(struct delivery *d, int64_t id)
+{
+    for (int i = 0; i < d->naccounts; i++)
+        if (d->accounts[i] == id)
+            return 0;
+    d->accounts[d->naccounts++] = id;
+    return 1;
+}
+
+static bool queued_already(const struct delivery *d, const char *address)
+{
+    for (int i = 0; i < d->qmsg.nrcpts; i++)
+        if (strcasecmp(d->qrcpts[i].address, address) == 0)
+            return true;
+    return false;
+}
+
+static void cb_data(void *ctx, struct smtp_transaction *t)
+{
+    struct session *ss = ctx;
+    const struct config *cfg = ss->env->cfg;
+    struct str msg = t->message;
+    size_t hend = smtp_header_end(msg);
+    struct str header = { msg.p, hend };
+
+    if (ss->mode == SMTP_MODE_SUBMISSION) {
+        const char *bad = from_not_owned(ss, t->arena, header);
+        if (bad) {
+            log_info("smtp", "sender-refused", "session=%s user=%s header-from=%s",
+                     conn_id(ss->c), log_q(ss->account), log_q(*bad ? bad : "(none)"));
+            if (*bad)
+                smtp_server_reply(ss->engine, 553, "5.7.1",
+                                  "From: <%s> is not an address of %s; send as one of your "
+                                  "addresses", bad, ss->account);
+            else
+                smtp_server_reply(ss->engine, 550, "5.6.0",
+                                  "The message has no From: header with an address");
+            return;
+        }
+    }
+
+    struct delivery *d = xcalloc(1, sizeof(*d));
+    d->ss = ss;
+    d->t = t;
+    clock_gettime(CLOCK_MONOTONIC, &d->start);
+    snprintf(d->txn_id, sizeof(d->txn_id), "%s.%u", conn_id(ss->c), ++ss->txn_seq);
+    buf_init(&d->data, 0);
+
+    const struct smtp_session_info *info = smtp_server_info(ss->engine);
+    buf_printf(&d->data, "Return-Path: <%s>\r\n", t->mail.path.address);
+    d->rp_len = d->data.len;
+    SSL *ssl = conn_ssl(ss->c);
+    struct smtp_received rcv = {
+        .helo = info->helo,
+        .ip = ss->ip,
+        .hostname = cfg->server_hostname,
+        .esmtp = info->esmtp,
+        .tls = info->tls,
+        .auth = info->auth_user != NULL,
+        .utf8 = t->mail.smtputf8,
+        .tls_version = ssl ? tls_version_name(ssl) : NULL,
+        .tls_cipher = ssl ? tls_cipher_name(ssl) : NULL,
+        .id = d->txn_id,
+        .for_rcpt = t->nrcpts == 1 ? t->rcpts[0].args.path.address : NULL,
+        .when = time(NULL),
+    };
+    smtp_received_append(&d->data, &rcv);
+    if (ss->mode == SMTP_MODE_SUBMISSION) {
+        struct mime_field f;
+        if (!mime_header_find(header, "Date", &f)) {
+            char date[64];
+            smtp_format_date(time(NULL), date, sizeof(date));
+            buf_printf(&d->data, "Date: %s\r\n", date);
+        }
+        if (!mime_header_find(header, "Message-ID", &f))
+            smtp_message_id_append(&d->data, cfg->server_hostname);
+    }
+    buf_append(&d->data, msg.p, msg.len);
+
+    /* Who gets it: accounts (deduplicated) and external addresses. */
+    unsigned max_targets = 0;
+    for (unsigned i = 0; i < t->nrcpts; i++)
+        max_targets += (unsigned)((struct store_resolution *)t->rcpts[i].target)->ntargets;
+    d->accounts = xcalloc(max_targets + 1, sizeof(*d->accounts));
+    d->qrcpts = xcalloc(max_targets + 1, sizeof(*d->qrcpts));
+    for (unsigned i = 0; i < t->nrcpts; i++) {
+        const struct smtp_rcpt *r = &t->rcpts[i];
+        const struct store_resolution *res = r->target;
+        for (int j = 0; j < res->ntargets; j++) {
+            const struct store_target *tg = &res->targets[j];
+            if (tg->account_id > 0) {
+                add_account(d, tg->account_id);
+            } else if (!queued_already(d, tg->address)) {
+                struct store_queue_rcpt *q = &d->qrcpts[d->qmsg.nrcpts++];
+                q->address = tg->address;
+                q->notify = r->args.notify;
+                /* Forwarded through an alias: the original recipient travels
+                 * along for DSNs (RFC 3461 §4.2). */
+                q->orcpt_type = r->args.orcpt_type ? r->args.orcpt_type : "rfc822";
+                q->orcpt = r->args.orcpt ? r->args.orcpt : r->args.path.address;
+            }
+        }
+    }
+
+    d->req = (struct store_append_req){
+        .mailbox = "INBOX",
+        .data = d->data.p,
+        .len = d->data.len,
+    };
+    if (d->qmsg.nrcpts) {
+        d->qmsg.sender = t->mail.path.address;
+        d->qmsg.account_id = ss->mode == SMTP_MODE_SUBMISSION ? ss->account_id : 0;
+        d->qmsg.origin = ss->mode == SMTP_MODE_SUBMISSION ? "submission" : "forward";
+        d->qmsg.envid = t->mail.envid;
+        d->qmsg.ret = (int)t->mail.ret;
+        d->qmsg.body = (int)t->mail.body;
+        d->qmsg.smtputf8 = t->mail.smtputf8;
+        d->qmsg.requiretls = t->mail.requiretls;
+        d->qmsg.data = d->data.p + d->rp_len;
+        d->qmsg.len = d->data.len - d->rp_len;
+        d->qmsg.rcpts = d->qrcpts;
+    }
+    d->outstanding = d->naccounts + (d->qmsg.nrcpts ? 1 : 0);
+    ss->dlv = d;
+    ss->refs++;
+    if (d->outstanding == 0) { /* cannot happen: every accepted RCPT has a target */
+        delivery_finish(d);
+        return;
+    }
+    int n = d->naccounts;
+    bool queue = d->qmsg.nrcpts > 0;
+    for (int i = 0; i < n; i++)
+        store_append_async(ss->env->store, d->accounts[i], &d->req, append_done, d);
+    if (queue)
+        store_queue_add_async(ss->env->store, &d->qmsg, queue_done, d);
+}
+
+/* ---- AUTH ---- */
+
+static unsigned cb_auth_blocked(void *ctx)
+{
+    struct session *ss = ctx;
+    return auth_throttle_blocked(ss->env->throttle, conn_peer_addr(ss->c), now_s());
+}
+
+struct pw_job {
+    struct session *ss;
+    struct store *store;
+    const char *dummy_hash;
+    char *user;
+    char *password;
+    size_t len;
+    bool ok;
+};
+
+static void pw_work(void *arg)
+{
+    struct pw_job *j = arg;
+    struct auth_credentials cred;
+    char *err = NULL;
+    int r = store_account_credentials(j->store, j->user, &cred, &err);
+    free(err);
+    /* An unknown user costs the same argon2id run as a known one. */
+    bool ok = auth_password_verify(r == STORE_OK ? cred.hash : j->dummy_hash, j->password, j->len);
+    j->ok = ok && r == STORE_OK;
+    auth_wipe(&cred, sizeof(cred));
+}
+
+static void pw_done(void *arg)
+{
+    struct pw_job *j = arg;
+    struct session *ss = j->ss;
+    if (!ss->closed)
+        smtp_server_auth_checked(ss->engine, j->ok);
+    auth_wipe(j->password, j->len);
+    free(j->password);
+    free(j->user);
+    free(j);
+    session_unref(ss);
+}
+
+static void cb_auth_password(void *ctx, const char *user, struct str password)
+{
+    struct session *ss = ctx;
+    struct pw_job *j = xcalloc(1, sizeof(*j));
+    j->ss = ss;
+    j->store = ss->env->store;
+    j->dummy_hash = ss->env->dummy_hash;
+    j->user = xstrdup(user ? user : "");
+    j->password = xmalloc(password.len + 1);
+    memcpy(j->password, password.p, password.len);
+    j->password[password.len] = '\0';
+    j->len = password.len;
+    ss->refs++;
+    workers_submit(ss->env->workers, pw_work, pw_done, j);
+}
+
+static void cb_auth_scram(void *ctx, const char *user)
+{
+    struct session *ss = ctx;
+    struct auth_credentials cred;
+    char *err = NULL;
+    int r = store_account_credentials(ss->env->store, user, &cred, &err);
+    free(err);
+    smtp_server_auth_credentials(ss->engine, r == STORE_OK ? &cred : NULL);
+    auth_wipe(&cred, sizeof(cred));
+}
+
+static void auth_delay_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *ss = arg;
+    event_free(ss->auth_timer);
+    ss->auth_timer = NULL;
+    if (!ss->closed)
+        smtp_server_auth_finished(ss->engine, false, false);
+}
+
+static void cb_auth_done(void *ctx, const char *user, bool ok, const char *reason)
+{
+    struct session *ss = ctx;
+    const struct sockaddr *peer = conn_peer_addr(ss->c);
+    if (ok) {
+        struct arena *a = arena_new(0);
+        struct store_account acct;
+        char *err = NULL;
+        int r = store_account_get(ss->env->store, a, user, &acct, &err);
+        if (r == STORE_OK && !acct.disabled) {
+            auth_throttle_success(ss->env->throttle, peer, user, now_s());
+            ss->account_id = acct.id;
+            free(ss->account);
+            ss->account = xstrdup(acct.address);
+            log_info("smtp", "auth", "session=%s ip=%s user=%s", conn_id(ss->c), ss->ip,
+                     log_q(acct.address));
+            arena_free(a);
+            free(err);
+            smtp_server_auth_finished(ss->engine, true, false);
+            return;
+        }
+        arena_free(a);
+        if (r != STORE_OK && r != STORE_ERR_NOT_FOUND && r != STORE_ERR_INVALID) {
+            log_error("smtp", "auth-error", "session=%s error=%s", conn_id(ss->c), log_q(err));
+            free(err);
+            smtp_server_auth_finished(ss->engine, false, true);
+            return;
+        }
+        free(err);
+        reason = "account disabled";
+    }
+    /* The line fail2ban reads: docs/operations.md has the filter. */
+    log_info("smtp", "auth-failed", "session=%s ip=%s user=%s reason=%s", conn_id(ss->c), ss->ip,
+             log_q(user ? user : ""), log_q(reason ? reason : "failed"));
+    unsigned ms = auth_throttle_failure(ss->env->throttle, peer, user, now_s());
+    if (ms == 0) {
+        smtp_server_auth_finished(ss->engine, false, false);
+        return;
+    }
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    ss->auth_timer = evtimer_new(ss->env->base, auth_delay_done, ss);
+    evtimer_add(ss->auth_timer, &tv);
+}
+
+/* ---- the connection ---- */
+
+static void on_read(struct conn *c, void *ctx, struct str bytes)
+{
+    (void)c;
+    struct session *ss = ctx;
+    smtp_server_input(ss->engine, bytes);
+}
+
+static void on_tls_ready(struct conn *c, void *ctx)
+{
+    (void)c;
+    struct session *ss = ctx;
+    smtp_server_tls_started(ss->engine);
+}
+
+static void on_closed(struct conn *c, void *ctx, const char *reason)
+{
+    struct session *ss = ctx;
+    log_debug(ss->svc->name, "disconnect", "session=%s reason=%s", conn_id(c), log_q(reason));
+    ss->closed = true;
+    if (ss->greet_timer) {
+        event_free(ss->greet_timer);
+        ss->greet_timer = NULL;
+    }
+    if (ss->auth_timer) {
+        event_free(ss->auth_timer);
+        ss->auth_timer = NULL;
+    }
+    session_unref(ss);
+}
+
+static void on_shutdown(struct conn *c, void *ctx)
+{
+    (void)c;
+    struct session *ss = ctx;
+    smtp_server_shutdown(ss->engine);
+}
+
+static const struct conn_handler handler = {
+    .read = on_read,
+    .tls_ready = on_tls_ready,
+    .closed = on_closed,
+    .shutdown = on_shutdown,
+};
+
+static const struct smtp_server_callbacks callbacks = {
+    .write = cb_write,
+    .close = cb_close,
+    .pause = cb_pause,
+    .data_phase = cb_data_phase,
+    .starttls = cb_starttls,
+    .channel_binding = cb_channel_binding,
+    .mail = cb_mail,
+    .rcpt = cb_rcpt,
+    .data = cb_data,
+    .auth_blocked = cb_auth_blocked,
+    .auth_password = cb_auth_password,
+    .auth_scram = cb_auth_scram,
+    .auth_done = cb_auth_done,
+};
+
+static void greet_now(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *ss = arg;
+    event_free(ss->greet_timer);
+    ss->greet_timer = NULL;
+    smtp_server_greet(ss->engine);
+}
+
+void smtp_session_start(struct conn *c, const struct service *svc, const struct service_env *env)
+{
+    const struct config *cfg = env->cfg;
+    struct session *ss = xcalloc(1, sizeof(*ss));
+    ss->c = c;
+    ss->svc = svc;
+    ss->env = env;
+    ss->refs = 1;
+    ss->mode = strcmp(svc->name, "smtp") == 0 ? SMTP_MODE_MX : SMTP_MODE_SUBMISSION;
+    addr_format_ip(conn_peer_addr(c), ss->ip, sizeof(ss->ip));
+    long long pause = ss->mode == SMTP_MODE_MX ? cfg->smtp_greet_pause : 0;
+    struct smtp_server_config sc = {
+        .mode = ss->mode,
+        .hostname = cfg->server_hostname,
+        .session = conn_id(c),
+        .tls_active = svc->implicit_tls,
+        .starttls = !svc->implicit_tls && env->tls != NULL,
+        .auth_plaintext = cfg->auth_plaintext_on_loopback && conn_peer_is_loopback(c),
+        .greet_later = pause > 0,
+        .max_line = (size_t)cfg->smtp_max_line_length,
+        .max_message_size = (uint64_t)cfg->smtp_max_message_size,
+        .max_recipients = (unsigned)cfg->smtp_max_recipients,
+        .max_errors = (unsigned)cfg->smtp_max_errors,
+        .sasl_secret = env->secret,
+    };
+    ss->engine = smtp_server_new(&sc, &callbacks, ss);
+    conn_set_handler(c, &handler, ss);
+    conn_set_idle_timeout(c, cfg->smtp_command_timeout);
+    log_debug(svc->name, "session", "session=%s peer=%s", conn_id(c), conn_peer(c));
+    if (pause > 0) {
+        struct timeval tv = { pause / 1000, (pause % 1000) * 1000 };
+        ss->greet_timer = evtimer_new(env->base, greet_now, ss);
+        evtimer_add(ss->greet_timer, &tv);
+    } else {
+        smtp_server_greet(ss->engine);
+    }
+}
