@@ -921,6 +921,8 @@ void smtp_server_auth_credentials(struct smtp_server *s, const struct auth_crede
 void smtp_server_auth_finished(struct smtp_server *s, bool ok, bool temporary)
 {
     s->wait = W_NONE;
+    if (ok && !sasl_authcid(s->sasl))
+        ok = false; /* nobody to be: a caller bug, but never a login */
     if (ok) {
         free(s->auth_user);
         s->auth_user = xstrdup(sasl_authcid(s->sasl));

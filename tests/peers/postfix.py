@@ -5,6 +5,8 @@ touched (its service stays disabled; scripts/deps.sh installs it that way).
 
     pf = Postfix(Path("/tmp/x/pf"), ip="127.0.0.2", port=2525,
                  relay_domains=["example.test"], relayhost="[127.0.0.1]:10025")
+    pf = Postfix(..., relay_domains=["example.test"], virtual_maildir=Path("/tmp/x/md"),
+                 mailboxes=["bench@example.test"])   # delivers into Maildirs
     pf.start(); ...; pf.stop()
 
 Postfix runs as root (the master) and its `postfix` user (the daemons); so the
@@ -48,8 +50,8 @@ postlog   unix-dgram n - n - 1 postlogd
 
 class Postfix:
     def __init__(self, directory: Path, ip="127.0.0.2", port=2525, hostname="relay.test",
-                 relay_domains=(), relayhost=None, virtual_maildir=None, smtpd_procs=100,
-                 extra=None):
+                 relay_domains=(), relayhost=None, virtual_maildir=None, mailboxes=(),
+                 smtpd_procs=100, extra=None):
         self.dir = Path(directory)
         self.ip = ip
         self.port = port
@@ -108,12 +110,14 @@ class Postfix:
             main.update({
                 "virtual_mailbox_domains": " ".join(relay_domains),
                 "virtual_mailbox_base": str(self.maildir_root),
-                "virtual_mailbox_maps": f"regexp:{vmap}",
+                "virtual_mailbox_maps": f"texthash:{vmap}",
                 "virtual_uid_maps": "static:%d" % _uid("postfix"),
                 "virtual_gid_maps": "static:%d" % _gid("postfix"),
                 "relay_domains": "",
             })
-            vmap.write_text("/^(.*)@(.*)$/ $2/$1/\n")
+            # address -> DOMAIN/LOCAL/ (the trailing slash: Maildir format)
+            vmap.write_text("".join(f"{a} {a.split('@')[1]}/{a.split('@')[0]}/\n"
+                                    for a in mailboxes))
         if extra:
             main.update(extra)
         (self.etc / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))

@@ -365,7 +365,8 @@ static void test_plain_failures(void)
     /* Valid UTF-8 of every length passes. */
     struct sasl *s;
     const char *reason = NULL;
-    CHECK_INT(plain(STR_LIT("\0\x7f\xc2\x80\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\0p"),
+    CHECK_INT(plain(STR_LIT("\0\x7f\xc2\x80\xe0\xa0\x80\xef\xbf\xbf"
+                            "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\0p"),
                     &s, &reason),
               SASL_CHECK_PASSWORD);
     sasl_free(s);
@@ -600,8 +601,10 @@ static void test_scram_rfc7677(void)
     sasl_free(s);
 
     /* The hook refuses what could not be a nonce, and NULL resets it. */
-    static const char *bad[] = { "", "a,b", "a b", "\x7f", "\xc3\xa4",
-                                 "01234567890123456789012345678901234567890123456789012345678901234" };
+    static const char *bad[] = {
+        "", "a,b", "a b", "\x7f", "\xc3\xa4",
+        "01234567890123456789012345678901234567890123456789012345678901234", /* 65 */
+    };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         s = sasl_new(SASL_MECH_SCRAM_SHA_256, NULL, secret);
         sasl_test_set_nonce(s, "fixed");
@@ -721,9 +724,14 @@ static void test_scram_names(void)
 
 /* ---- SCRAM-SHA-256-PLUS ---- */
 
-/* An exchange computed with Python's hashlib (see the values' derivation in
- * the commit): password "pencil", salt 00..0f, 4096 iterations, channel
- * binding a0..bf, authzid "user". */
+/* An exchange computed with Python's hashlib and hmac: password "pencil",
+ * salt bytes(range(16)), 4096 iterations, channel binding
+ * bytes(range(0xa0, 0xc0)), authzid "user":
+ *   salted = pbkdf2_hmac("sha256", pw, salt, 4096)
+ *   ck = HMAC(salted, "Client Key"); sk = sha256(ck)
+ *   am = bare + "," + server_first + "," + final_without_proof
+ *   proof = ck XOR HMAC(sk, am); v = HMAC(HMAC(salted, "Server Key"), am)
+ * with c= base64(b"p=tls-exporter,a=user," + cb). */
 #define PY_CLIENT_FIRST "p=tls-exporter,a=user,n=user,r=fyko+d2lbbFgONRv9qkxdawL"
 #define PY_SERVER_NONCE "3rfcNHYJY1ZVvWVs7j"
 #define PY_SERVER_FIRST \
@@ -1149,7 +1157,8 @@ static void test_scram_malformed_final(void)
     buf_init(&out, 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *sf = NULL;
-        struct sasl *s = scram_start(SASL_MECH_SCRAM_SHA_256, NULL, "n,,n=user,r=abc", &pencil, &sf);
+        struct sasl *s =
+            scram_start(SASL_MECH_SCRAM_SHA_256, NULL, "n,,n=user,r=abc", &pencil, &sf);
         if (!s)
             continue;
         char *nonce = sf_nonce(sf);
