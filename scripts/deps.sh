@@ -15,7 +15,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
     python3 python3-pytest python3-nacl python3-dkim python3-spf python3-dnspython
-    python3-aiosmtpd python3-yaml python3-cryptography
+    python3-aiosmtpd python3-yaml python3-cryptography python3-openssl
     swaks libnet-ssleay-perl libio-socket-ssl-perl isync fetchmail getmail6 postfix dovecot-imapd dovecot-pop3d
     neomutt publicsuffix
 )

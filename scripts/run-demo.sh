@@ -14,11 +14,15 @@ cat <<MSG
 outpost demo: config $DIR/outpost.conf, data $DIR/data (delete $DIR to start over)
   SMTP        127.0.0.1:$((BASE + 25))    swaks --server 127.0.0.1:$((BASE + 25)) --to postmaster@example.test
   submission  127.0.0.1:$((BASE + 587))   (STARTTLS)   submissions 127.0.0.1:$((BASE + 465)) (TLS)
+              swaks --server 127.0.0.1:$((BASE + 587)) --tls --auth-user postmaster@example.test \
+                    --auth-password PASSWORD --from postmaster@example.test --to postmaster@example.test
+              (PASSWORD: printed once by quickstart above; \`outpost account passwd\` sets a new one)
   IMAP        127.0.0.1:$((BASE + 143))   (STARTTLS)   IMAPS       127.0.0.1:$((BASE + 993)) (TLS)
   POP3        127.0.0.1:$((BASE + 110))   (STLS)       POP3S       127.0.0.1:$((BASE + 995)) (TLS)
   HTTP        http://127.0.0.1:$((BASE + 80))/          HTTPS       https://127.0.0.1:$((BASE + 443))/
   TLS check:  openssl s_client -connect 127.0.0.1:$((BASE + 993))
-Until their modules are built, listeners answer with their protocol's refusal.
+SMTP and submission work; IMAP, POP3 and HTTP answer with their protocol's
+refusal until their modules are built. The server logs every delivery below.
 Ctrl-C stops the server.
 
 MSG
