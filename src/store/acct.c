@@ -12,7 +12,7 @@
 #include "store/db.h"
 #include "store/fs.h"
 
-#define ACCT_SCHEMA_VERSION 1
+#define ACCT_SCHEMA_VERSION 2
 
 static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
@@ -69,6 +69,12 @@ static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
     "  PRIMARY KEY (mailbox_id, uid)"
     ") WITHOUT ROWID;"
     "CREATE INDEX vanished_modseq ON vanished (mailbox_id, modseq);",
+    /* 2: the full-text index is built off the append's path. An append
+     * marks its file here; store_acct_index_pending moves it into fts. A
+     * v1 index has every file in fts already, so nothing is pending. */
+    "CREATE TABLE fts_pending (file_id INTEGER PRIMARY KEY);"
+    "CREATE TRIGGER files_fts_pending_delete AFTER DELETE ON files BEGIN"
+    "  DELETE FROM fts_pending WHERE file_id = OLD.id; END;",
 };
 
 /* The mailboxes every account starts with (RFC 6154 special use). */

@@ -7,9 +7,20 @@
  * transaction (a SAVEPOINT each, so one bad append does not sink the others)
  * and commits: one index fsync for the whole batch. Appends that arrive while
  * a commit runs form the next batch, so batches grow with load and nobody
- * waits for a timer. `done` runs on the loop after the commit. */
+ * waits for a timer. `done` runs on the loop after the commit.
+ *
+ * The full-text index is built here too, but off the append's path: a commit
+ * only marks its files pending. Once an account's queue has been idle for
+ * the index delay (no commit running, none waiting; every append starts the
+ * wait again), an index job takes the commit slot and indexes a chunk of
+ * pending files; chunks follow one another until none is left, but appends
+ * that arrive meanwhile are committed first, and then the wait starts again.
+ * So indexing never runs beside the account's commit, never delays an append
+ * by more than one chunk, and never keeps a busy account from committing. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "core/str.h"
 #include "core/workers.h"
@@ -21,14 +32,19 @@ struct acct_queue {
     struct acct_queue *next;
     struct store_committer *c;
     int64_t account_id;
-    struct store_acct *acct;             /* used only by this queue's commit job */
+    struct store_acct *acct;             /* used only by this queue's jobs */
     struct append_op *pending, *pending_tail; /* files written, awaiting a commit */
     struct append_op *batch;             /* in the running commit */
-    bool committing;
+    bool committing;                     /* a commit or index job has the slot */
+    struct event *index_timer;           /* the idle wait, or the next chunk */
+    /* Written by the index job, read by its `done`. */
+    int index_result;
+    unsigned indexed;
 };
 
 struct store_committer {
     struct store *s;
+    struct event_base *base;
     struct workers *w;
     struct acct_queue *queues;
     /* Written by commit jobs (one per account at a time, but several
@@ -53,10 +69,12 @@ struct append_op {
     char *error;
 };
 
-struct store_committer *committer_new(struct store *s, struct workers *w)
+struct store_committer *committer_new(struct store *s, struct event_base *base,
+                                      struct workers *w)
 {
     struct store_committer *c = xcalloc(1, sizeof(*c));
     c->s = s;
+    c->base = base;
     c->w = w;
     return c;
 }
@@ -68,11 +86,14 @@ void committer_free(struct store_committer *c)
     while (c->queues) {
         struct acct_queue *q = c->queues;
         c->queues = q->next;
+        event_free(q->index_timer);
         store_acct_close(q->acct);
         free(q);
     }
     free(c);
 }
+
+static void index_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 static struct acct_queue *queue_for(struct store_committer *c, int64_t account_id)
 {
@@ -82,6 +103,7 @@ static struct acct_queue *queue_for(struct store_committer *c, int64_t account_i
     struct acct_queue *q = xcalloc(1, sizeof(*q));
     q->c = c;
     q->account_id = account_id;
+    q->index_timer = evtimer_new(c->base, index_timer_cb, q);
     q->next = c->queues;
     c->queues = q;
     return q;
@@ -100,6 +122,21 @@ static void finish_op(struct append_op *op)
     free(op);
 }
 
+/* The queue's handle on the account, opened by its first job (on a worker). */
+static int queue_acct(struct acct_queue *q, char **error_r)
+{
+    if (q->acct)
+        return STORE_OK;
+    int r = store_acct_open(q->c->s, q->account_id, &q->acct, error_r);
+    /* First use in this process: files of appends that a crash cut short
+     * (older than an hour, so never one still being written). */
+    unsigned removed;
+    char *e = NULL;
+    if (r == STORE_OK && store_acct_clean_orphans(q->acct, 3600, &removed, &e) != STORE_OK)
+        free(e);
+    return r;
+}
+
 /* ---- step 2: the index ---- */
 
 static void commit_job(void *arg)
@@ -107,16 +144,7 @@ static void commit_job(void *arg)
     struct acct_queue *q = arg;
     struct store_committer *c = q->c;
     char *err = NULL;
-    int r = STORE_OK;
-    if (!q->acct) {
-        r = store_acct_open(c->s, q->account_id, &q->acct, &err);
-        /* First use in this process: files of appends that a crash cut
-         * short (older than an hour, so never one still being written). */
-        unsigned removed;
-        char *e = NULL;
-        if (r == STORE_OK && store_acct_clean_orphans(q->acct, 3600, &removed, &e) != STORE_OK)
-            free(e);
-    }
+    int r = queue_acct(q, &err);
     if (r == STORE_OK)
         r = acct_begin(q->acct, &err);
     struct arena *a = arena_new(0);
@@ -167,6 +195,7 @@ static void commit_job(void *arg)
 }
 
 static void start_commit(struct acct_queue *q);
+static void arm_index(struct acct_queue *q, unsigned ms);
 
 static void commit_done(void *arg)
 {
@@ -181,6 +210,8 @@ static void commit_done(void *arg)
     }
     if (q->pending)
         start_commit(q);
+    else
+        arm_index(q, q->c->s->index_delay_ms); /* idle: index if it stays so */
 }
 
 /* At most this many appends per commit, so one transaction (and the write
@@ -198,7 +229,57 @@ static void start_commit(struct acct_queue *q)
         q->pending_tail = NULL;
     last->next = NULL;
     q->committing = true;
+    evtimer_del(q->index_timer); /* not idle: wait again after this commit */
     workers_submit(q->c->w, commit_job, commit_done, q);
+}
+
+/* ---- background indexing ---- */
+
+/* Pending files per index job: a chunk takes tens of milliseconds, which is
+ * as long as an arriving append may have to wait. */
+#define INDEX_CHUNK 64
+
+static void index_job(void *arg)
+{
+    struct acct_queue *q = arg;
+    char *err = NULL;
+    q->indexed = 0;
+    q->index_result = queue_acct(q, &err);
+    if (q->index_result == STORE_OK)
+        q->index_result = store_acct_index_pending(q->acct, INDEX_CHUNK, &q->indexed, &err);
+    /* Nobody to tell: the files stay pending for the next idle period, and
+     * a search, which indexes first, reports the error to its caller. */
+    free(err);
+}
+
+static void index_done(void *arg)
+{
+    struct acct_queue *q = arg;
+    q->committing = false;
+    if (q->pending)
+        start_commit(q); /* appends first; their commit starts the wait again */
+    else if (q->index_result == STORE_OK && q->indexed > 0)
+        arm_index(q, 0); /* maybe more: the next chunk */
+}
+
+static void index_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct acct_queue *q = arg;
+    if (q->committing || q->pending)
+        return; /* not idle after all: the commit arms the timer again */
+    q->committing = true;
+    workers_submit(q->c->w, index_job, index_done, q);
+}
+
+/* The next chunk goes through the timer too (with no delay) rather than
+ * straight from index_done: workers_free runs `done` callbacks until no job
+ * is left, so shutdown would otherwise index the whole backlog. */
+static void arm_index(struct acct_queue *q, unsigned ms)
+{
+    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+    evtimer_add(q->index_timer, &tv);
 }
 
 /* ---- step 1: the file ---- */
@@ -246,6 +327,11 @@ void store_append_async(struct store *s, int64_t account_id, const struct store_
     op->done = done;
     op->ctx = ctx;
     workers_submit(s->committer->w, write_job, write_done, op);
+}
+
+void store_set_index_delay(struct store *s, unsigned ms)
+{
+    s->index_delay_ms = ms;
 }
 
 void store_commit_stats(struct store *s, uint64_t *commits, uint64_t *appends)

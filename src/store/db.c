@@ -202,6 +202,7 @@ int store_open(const struct store_options *opt, struct store **out, char **error
         xstrdup(opt->subaddress_separators ? opt->subaddress_separators : "+");
     s->data_dir = xstrdup(opt->data_dir);
     s->quota_permanent = opt->quota_permanent;
+    s->index_delay_ms = 1000; /* see store_set_index_delay */
     char *path = xasprintf("%s/outpost.db", opt->data_dir);
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

@@ -25,6 +25,7 @@ struct store {
      * transactions (one connection shared by worker threads). */
     pthread_mutex_t qlock;
     sqlite3 *qdb;
+    unsigned index_delay_ms;           /* store_set_index_delay */
 };
 
 /* An open account's mail (store_acct_open). */
@@ -64,8 +65,11 @@ void acct_collect_files(struct store_acct *acct);
 void hub_publish(struct store *s, int64_t account_id, const char *mailbox,
                  enum store_event_kind kind, uint32_t uid, uint64_t modseq);
 void hub_free(struct store_hub *h);
-struct store_committer *committer_new(struct store *s, struct workers *w);
-/* Waits for nothing: call after the worker pool has drained. */
+struct store_committer *committer_new(struct store *s, struct event_base *base,
+                                      struct workers *w);
+/* Waits for nothing: call after the worker pool has drained, and before the
+ * event base is freed (it frees the committer's timers). Files not yet in the
+ * full-text index stay pending for the next run. */
 void committer_free(struct store_committer *c);
 /* An append's index part inside an open transaction (SAVEPOINT-safe):
  * mailbox lookup, keywords, quota, the rows. canon_r gets the mailbox's
@@ -75,18 +79,19 @@ int message_append_in_tx(struct store_acct *acct, struct arena *a,
                          const struct message_index *idx, uint32_t *uid_r, uint64_t *modseq_r,
                          const char **canon_r, char **error_r);
 
-/* What the index keeps of a message besides its file: the MIME structure
- * (empty when too large to keep: FETCH then parses the file) and the text for
- * the full-text index. Built outside any transaction (it is CPU work). */
+/* What an append keeps of a message besides its file: the MIME structure
+ * (empty when too large to keep: FETCH then parses the file). Built outside
+ * any transaction (it is CPU work). The full-text index is not built here:
+ * the append marks its file pending (fts_pending), and
+ * store_acct_index_pending builds the text later, off the append's path. */
 struct message_index {
     struct buf structure;
-    struct buf text;
 };
 void message_index_build(const char *data, size_t len, struct message_index *out);
 void message_index_free(struct message_index *idx);
 
-/* The index part of an append, inside an open transaction: a files row, the
- * next UID, a MODSEQ and the message row. */
+/* The index part of an append, inside an open transaction: a files row (and
+ * its fts_pending row), the next UID, a MODSEQ and the message row. */
 int message_insert(struct store_acct *acct, int64_t mailbox_id, const char *file, size_t size,
                    const struct message_index *idx, unsigned flags, const char *keywords,
                    int64_t internal_date, uint32_t *uid_r, uint64_t *modseq_r, char **error_r);

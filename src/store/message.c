@@ -172,17 +172,15 @@ int message_insert(struct store_acct *acct, int64_t mbox, const char *file, size
     sqlite3_finalize(st);
     if (file_id < 0)
         goto db_fail;
-    if (idx && idx->text.len) {
-        st = acct_prepare(acct, "INSERT INTO fts (rowid, text) VALUES (?, ?)", error_r);
-        if (!st)
-            return STORE_ERR_IO;
-        sqlite3_bind_int64(st, 1, file_id);
-        sqlite3_bind_text(st, 2, idx->text.p, (int)idx->text.len, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-            goto db_fail;
-    }
+    /* The full-text index comes later (store_acct_index_pending). */
+    st = acct_prepare(acct, "INSERT INTO fts_pending (file_id) VALUES (?)", error_r);
+    if (!st)
+        return STORE_ERR_IO;
+    sqlite3_bind_int64(st, 1, file_id);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        goto db_fail;
     st = acct_prepare(acct,
                       "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
                       error_r);

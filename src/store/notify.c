@@ -97,7 +97,7 @@ int store_attach(struct store *s, struct event_base *base, struct workers *w, ch
     h->ev = event_new(base, h->efd, EV_READ | EV_PERSIST, deliver, h);
     event_add(h->ev, NULL);
     s->hub = h;
-    s->committer = committer_new(s, w);
+    s->committer = committer_new(s, base, w);
     s->workers = w;
     return STORE_OK;
 }

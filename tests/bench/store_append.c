@@ -117,8 +117,7 @@ static double run_async(struct store *s, int n, uint64_t *commits_r)
     workers_free(w);
     uint64_t appends;
     store_commit_stats(s, commits_r, &appends);
-    event_base_free(base);
-    return rate;
+    return rate; /* the base is freed after store_close (it frees the store's timers) */
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -170,6 +169,8 @@ int main(int argc, char **argv)
                 appended = async_count;
             }
             store_close(s);
+            if (mode == 1)
+                event_base_free(base);
             nftw(d, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
             free(d);
         }

@@ -1,12 +1,17 @@
-/* Group commit and change notification: many concurrent appends through
- * store_append_async, on a real event loop and worker pool. */
+/* Group commit, background indexing and change notification: many
+ * concurrent appends through store_append_async, on a real event loop and
+ * worker pool. */
+#include <fcntl.h>
 #include <ftw.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "core/workers.h"
+#include "store/fs.h"
 #include "store/store.h"
 #include "fixture.h"
 #include "test.h"
@@ -194,9 +199,327 @@ static void test_changes_are_notified(void)
     free(err);
 }
 
+/* ---- the full-text index, built off the append's path ---- */
+
+struct env {
+    char dir[64];
+    struct store_options opt;
+    struct store *s;
+    struct workers *w;
+    int64_t id;
+    int done, ok;
+};
+
+static struct env *env;
+
+static void env_start(struct env *e, unsigned index_delay_ms)
+{
+    char *err = NULL;
+    if (store_open(&e->opt, &e->s, &err) != STORE_OK)
+        fixture_die("store_open", err);
+    store_set_index_delay(e->s, index_delay_ms);
+    base = event_base_new();
+    e->w = workers_new(base, 4);
+    if (store_attach(e->s, base, e->w, &err) != STORE_OK)
+        fixture_die("store_attach", err);
+    env = e;
+}
+
+static void env_stop(struct env *e)
+{
+    workers_free(e->w);
+    store_close(e->s); /* before the event base: it frees its timers */
+    event_base_free(base);
+    base = NULL;
+}
+
+static void env_open(struct env *e, unsigned index_delay_ms)
+{
+    memset(e, 0, sizeof(*e));
+    strcpy(e->dir, "/tmp/outpost-test-fts-XXXXXX");
+    struct auth_credentials cred;
+    fixture_open(e->dir, &e->s, &cred);
+    char *err = NULL;
+    if (store_account_add(e->s, "fts@example.org", "", &cred, 0, &e->id, &err) != STORE_OK)
+        fixture_die("store_account_add", err);
+    store_close(e->s);
+    e->opt = (struct store_options){ .data_dir = e->dir };
+    env_start(e, index_delay_ms);
+}
+
+static long long env_sql(const char *q)
+{
+    return fixture_index_sql(env->dir, env->id, q);
+}
+
+static void env_done(void *ctx, int result, uint32_t uid, const char *error)
+{
+    (void)ctx;
+    (void)uid;
+    env->done++;
+    if (result == STORE_OK)
+        env->ok++;
+    else
+        fprintf(stderr, "append failed: %s\n", error ? error : "?");
+}
+
+/* Appends `n` messages ("Subject: <tag> <i>", body "word<tag><i>"). The
+ * requests stay allocated until env_free_reqs. */
+static struct store_append_req *reqs_made[8];
+static int nreqs_made;
+
+static void env_append(const char *tag, int n)
+{
+    struct store_append_req *r = calloc((size_t)n + 1, sizeof(*r)); /* ends with a zero one */
+    reqs_made[nreqs_made++] = r;
+    for (int i = 0; i < n; i++) {
+        char *body = xasprintf("Subject: %s %d\r\n\r\nword%s%03d\r\n", tag, i, tag, i);
+        r[i] = (struct store_append_req){ .mailbox = "INBOX", .data = body,
+                                          .len = strlen(body) };
+        store_append_async(env->s, env->id, &r[i], env_done, NULL);
+    }
+}
+
+static void env_free_reqs(void)
+{
+    while (nreqs_made > 0) {
+        struct store_append_req *r = reqs_made[--nreqs_made];
+        for (int i = 0; r[i].data; i++)
+            free((char *)r[i].data);
+        free(r);
+    }
+}
+
+/* Runs the loop until cond() holds (checked every 2 ms) or `ms` pass. */
+struct waiting {
+    bool (*cond)(void);
+    struct timespec deadline;
+    bool met;
+};
+
+static void waiting_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct waiting *wt = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((wt->met = wt->cond()) || now.tv_sec > wt->deadline.tv_sec ||
+        (now.tv_sec == wt->deadline.tv_sec && now.tv_nsec > wt->deadline.tv_nsec))
+        event_base_loopbreak(base);
+}
+
+static bool run_until(bool (*cond)(void), int ms)
+{
+    struct waiting wt = { cond, { 0, 0 }, false };
+    clock_gettime(CLOCK_MONOTONIC, &wt.deadline);
+    wt.deadline.tv_sec += ms / 1000;
+    wt.deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (wt.deadline.tv_nsec >= 1000000000) {
+        wt.deadline.tv_sec++;
+        wt.deadline.tv_nsec -= 1000000000;
+    }
+    struct event *ev = event_new(base, -1, EV_PERSIST, waiting_cb, &wt);
+    struct timeval tick = { 0, 2000 };
+    event_add(ev, &tick);
+    event_base_dispatch(base);
+    event_free(ev);
+    return wt.met;
+}
+
+static int want_done;
+
+static bool all_done(void)
+{
+    return env->done >= want_done;
+}
+
+static bool nothing_pending(void)
+{
+    return env_sql("SELECT count(*) FROM fts_pending") == 0;
+}
+
+struct uid_list {
+    uint32_t u[8];
+    int n;
+};
+
+static void collect_uid(void *ctx, uint32_t uid)
+{
+    struct uid_list *l = ctx;
+    if (l->n < 8)
+        l->u[l->n++] = uid;
+}
+
+static int session_search(const char *text, struct uid_list *out)
+{
+    struct store_acct *acct;
+    char *err = NULL;
+    if (store_acct_open(env->s, env->id, &acct, &err) != STORE_OK)
+        fixture_die("store_acct_open", err);
+    out->n = 0;
+    int r = store_message_search(acct, "INBOX", text, collect_uid, out, &err);
+    free(err);
+    store_acct_close(acct);
+    return r;
+}
+
+/* Delivery indexes nothing for search; a search indexes first, so it
+ * finds mail that the background indexer has not reached. */
+static void test_search_before_indexing(void)
+{
+    struct env e;
+    env_open(&e, 60000); /* no background indexing during the test */
+    want_done = 30;
+    env_append("a", 30);
+    CHECK(run_until(all_done, 30000));
+    CHECK_INT(e.ok, 30);
+    CHECK_INT(env_sql("SELECT count(*) FROM fts_pending"), 30);
+    CHECK_INT(env_sql("SELECT count(*) FROM fts"), 0);
+    struct uid_list u;
+    CHECK_INT(session_search("worda017", &u), STORE_OK);
+    CHECK_INT(u.n, 1);
+    /* UIDs follow the commit order, not the submission order: check the
+     * subject behind the one found. */
+    char q[256];
+    snprintf(q, sizeof(q), "SELECT count(*) FROM messages m JOIN files f ON f.name = m.file"
+                           " JOIN fts ON fts.rowid = f.id WHERE m.uid = %u AND fts.text LIKE"
+                           " '%%a 17 worda017%%'", u.n ? u.u[0] : 0);
+    CHECK_INT(env_sql(q), 1);
+    CHECK_INT(env_sql("SELECT count(*) FROM fts_pending"), 0);
+    CHECK_INT(env_sql("SELECT count(*) FROM fts"), 30);
+    env_stop(&e);
+    env_free_reqs();
+    fixture_rmtree(e.dir);
+}
+
+/* Files still pending at shutdown stay pending, and the idle indexer of the
+ * next run indexes them with the new ones. */
+static void test_idle_indexing_after_restart(void)
+{
+    struct env e;
+    env_open(&e, 60000);
+    want_done = 20;
+    env_append("b", 20);
+    CHECK(run_until(all_done, 30000));
+    env_stop(&e);
+    CHECK_INT(env_sql("SELECT count(*) FROM fts_pending"), 20);
+
+    env_start(&e, 20);
+    e.done = e.ok = 0;
+    want_done = 10;
+    env_append("c", 10);
+    CHECK(run_until(all_done, 30000));
+    CHECK_INT(e.ok, 10);
+    /* The indexer runs once the queue has been idle for 20 ms. */
+    CHECK(run_until(nothing_pending, 30000));
+    CHECK_INT(env_sql("SELECT count(*) FROM fts"), 30);
+    CHECK_INT(env_sql("SELECT count(*) FROM fts WHERE text LIKE '%wordb007%'"), 1);
+    CHECK_INT(env_sql("SELECT count(*) FROM fts WHERE text LIKE '%wordc009%'"), 1);
+    /* And then stays idle: nothing more to do, nothing breaks. */
+    run_until(all_done, 50);
+    env_stop(&e);
+    env_free_reqs();
+    fixture_rmtree(e.dir);
+}
+
+/* ---- appends that arrive while an index chunk runs ---- */
+
+/* The first read of a message file (the indexer's) blocks until released. */
+static atomic_int hook; /* 0 off, 1 armed, 2 blocking, 3 released */
+
+static int hook_open(const char *path, int flags, mode_t mode)
+{
+    int armed = 1;
+    if ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_DIRECTORY) &&
+        atomic_compare_exchange_strong(&hook, &armed, 2)) {
+        for (int i = 0; i < 30000 && atomic_load(&hook) == 2; i++)
+            usleep(1000);
+    }
+    return store_fs_real.open(path, flags, mode);
+}
+
+static struct store_fs_ops hook_ops;
+
+static bool hook_blocking(void)
+{
+    return atomic_load(&hook) == 2;
+}
+
+static bool writes_queued(void)
+{
+    return workers_busy(env->w) == 1; /* only the blocked index job */
+}
+
+static long long pending_when_acked = -1;
+
+static void acked_done(void *ctx, int result, uint32_t uid, const char *error)
+{
+    if (pending_when_acked < 0)
+        pending_when_acked = env_sql("SELECT count(*) FROM fts_pending");
+    env_done(ctx, result, uid, error);
+}
+
+static void test_appends_wait_for_one_chunk(void)
+{
+    enum { BACKLOG = 100, CHUNK = 64, LATE = 5 };
+    struct env e;
+    env_open(&e, 20);
+    /* A backlog, appended by a session. */
+    struct store_acct *acct;
+    char *err = NULL;
+    CHECK_INT(store_acct_open(e.s, e.id, &acct, &err), STORE_OK);
+    for (int i = 0; i < BACKLOG; i++) {
+        char *body = xasprintf("Subject: backlog %d\r\n\r\nold%03d\r\n", i, i);
+        struct store_append_req req = { .mailbox = "INBOX", .data = body, .len = strlen(body) };
+        CHECK_INT(store_message_append(acct, &req, NULL, &err), STORE_OK);
+        free(body);
+    }
+    store_acct_close(acct);
+    hook_ops = store_fs_real;
+    hook_ops.open = hook_open;
+    store_fs_set(&hook_ops);
+    atomic_store(&hook, 1);
+    /* One append through the queue: after its commit, the idle wait, then
+     * the first index chunk, which blocks in its first read. */
+    want_done = 1;
+    env_append("d", 1);
+    CHECK(run_until(hook_blocking, 30000));
+    CHECK_INT(e.done, 1);
+    /* Now appends arrive: their files are written, and they wait. */
+    static struct store_append_req late[LATE];
+    static char bodies[LATE][64];
+    for (int i = 0; i < LATE; i++) {
+        int n = snprintf(bodies[i], sizeof(bodies[i]), "Subject: late %d\r\n\r\nlate\r\n", i);
+        late[i] = (struct store_append_req){ .mailbox = "INBOX", .data = bodies[i],
+                                             .len = (size_t)n };
+        store_append_async(e.s, e.id, &late[i], acked_done, NULL);
+    }
+    CHECK(run_until(writes_queued, 30000));
+    CHECK_INT(e.done, 1); /* none acknowledged while the chunk runs */
+    atomic_store(&hook, 3);
+    want_done = 1 + LATE;
+    CHECK(run_until(all_done, 30000));
+    CHECK_INT(e.ok, 1 + LATE);
+    /* Committed right after the one chunk, before any other. */
+    CHECK_INT(pending_when_acked, BACKLOG + 1 - CHUNK + LATE);
+    /* Then the rest, after the next idle wait. */
+    CHECK(run_until(nothing_pending, 30000));
+    CHECK_INT(env_sql("SELECT count(*) FROM fts"), BACKLOG + 1 + LATE);
+    store_fs_set(NULL);
+    atomic_store(&hook, 0);
+    env_stop(&e);
+    env_free_reqs();
+    fixture_rmtree(e.dir);
+    free(err);
+}
+
 int main(void)
 {
     RUN(test_concurrent_appends_share_commits);
     RUN(test_changes_are_notified);
+    RUN(test_search_before_indexing);
+    RUN(test_idle_indexing_after_restart);
+    RUN(test_appends_wait_for_one_chunk);
     return TEST_DONE();
 }
