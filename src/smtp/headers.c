@@ -49,7 +49,9 @@ void smtp_received_append(struct buf *out, const struct smtp_received *r)
              "");
     buf_append_cstr(out, "Received: from ");
     append_clean(out, r->helo && *r->helo ? r->helo : "unknown");
-    buf_printf(out, " ([%s])\r\n\tby %s (outpost) with %s id %s", r->ip, r->hostname, with, r->id);
+    /* RFC 5321 §4.1.3: an IPv6 address literal is tagged. */
+    buf_printf(out, " ([%s%s])\r\n\tby %s (outpost) with %s id %s", strchr(r->ip, ':') ? "IPv6:" : "",
+               r->ip, r->hostname, with, r->id);
     if (r->tls)
         buf_printf(out, "\r\n\t(version=%s cipher=%s)", r->tls_version ? r->tls_version : "TLS",
                    r->tls_cipher ? r->tls_cipher : "unknown");

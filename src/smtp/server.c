@@ -16,6 +16,10 @@
 /* A message buffer that grew past this is released after the message, so an
  * idle session never keeps a big message's memory. */
 #define MSG_KEEP_MAX (1u << 20)
+/* Input held back while an answer is outstanding. The caller stops reading
+ * then, so one read's worth is all that can arrive; more means a caller that
+ * did not stop, and the session ends rather than buffer without bound. */
+#define HELD_MAX (256u << 10)
 
 enum state {
     ST_GREETING,   /* greeting not sent yet */
@@ -109,13 +113,15 @@ static void close_session(struct smtp_server *s, const char *reason)
     s->cb.close(s->ctx, reason);
 }
 
-/* Sends a reply; error replies count towards max_errors. */
+/* Sends a reply; permanent errors (5xx) count towards max_errors. Temporary
+ * ones do not: a 452 for too many recipients asks the client to send the rest
+ * later, and a 451 or 454 is our own trouble, not the client's. */
 static void vreply(struct smtp_server *s, int code, const char *enh, const char *fmt, va_list ap)
 {
     char text[1024];
     vsnprintf(text, sizeof(text), fmt, ap);
     write_reply(s, code, enh, text);
-    if (code >= 400 && s->state != ST_CLOSED && ++s->errors >= s->cfg.max_errors) {
+    if (code >= 500 && s->state != ST_CLOSED && ++s->errors >= s->cfg.max_errors) {
         char bye[300];
         snprintf(bye, sizeof(bye), "%s Too many errors; closing the connection", s->hostname);
         write_reply(s, 421, "4.7.0", bye);
@@ -419,7 +425,8 @@ static void cmd_starttls(struct smtp_server *s, const struct smtp_command *c)
         transaction_end(s);
     /* Nothing the client sent in plaintext after the command survives. */
     linereader_reset(&s->lr);
-    buf_clear(&s->held);
+    buf_free(&s->held);
+    buf_init(&s->held, 0);
     s->state = ST_TLS;
     s->cb.starttls(s->ctx);
 }
@@ -786,6 +793,20 @@ static void bdat_chunk_done(struct smtp_server *s)
 
 /* ---- input ---- */
 
+/* Keeps input for later; past HELD_MAX the session ends (see HELD_MAX). */
+static void hold(struct smtp_server *s, struct str in)
+{
+    if (s->held.len + in.len > HELD_MAX) {
+        log_info("smtp", "input-overflow", "session=%s held=%zu", s->session, s->held.len);
+        char text[300];
+        snprintf(text, sizeof(text), "%s Too much input while waiting; closing", s->hostname);
+        write_reply(s, 421, "4.7.0", text);
+        close_session(s, "input overflow");
+        return;
+    }
+    buf_append(&s->held, in.p, in.len);
+}
+
 static void process(struct smtp_server *s, struct str in)
 {
     s->busy++;
@@ -822,8 +843,7 @@ static void process(struct smtp_server *s, struct str in)
             if (s->state == ST_AUTH)
                 auth_reset(s);
             char text[80];
-            snprintf(text, sizeof(text), "Line too long (the limit is %zu bytes)",
-                     s->lr.max);
+            snprintf(text, sizeof(text), "Line too long (the limit is %zu bytes)", s->lr.max);
             protocol_error(s, 500, "5.5.2", text);
             continue;
         }
@@ -839,11 +859,13 @@ static void process(struct smtp_server *s, struct str in)
             continue;
         }
         command(s, line);
-        wait_check(s);
     }
+    /* Whatever started a wait (a command, the end of a message, an AUTH
+     * response, a failed login's delay): stop reading until the answer. */
+    wait_check(s);
     /* Held back until the answer comes; a handshake or a close drops it. */
     if (in.len && s->wait != W_NONE && s->state != ST_CLOSED && s->state != ST_TLS)
-        buf_append(&s->held, in.p, in.len);
+        hold(s, in);
     s->busy--;
 }
 
@@ -862,7 +884,7 @@ void smtp_server_input(struct smtp_server *s, struct str bytes)
         break;
     }
     if (s->wait != W_NONE || s->busy) {
-        buf_append(&s->held, bytes.p, bytes.len);
+        hold(s, bytes);
         return;
     }
     process(s, bytes);
@@ -998,6 +1020,10 @@ void smtp_server_tls_started(struct smtp_server *s)
     s->info.tls = true;
     s->info.helo = NULL;
     s->info.esmtp = false;
+    /* RFC 3207 §4.2: forget what the client told us before TLS. */
+    free(s->auth_user);
+    s->auth_user = NULL;
+    s->info.auth_user = NULL;
     compute_ext(s);
 }
 

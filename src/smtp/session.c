@@ -28,6 +28,8 @@ struct session {
     struct event *auth_timer;
     int refs;                  /* the connection's, plus one per job outstanding */
     bool closed;
+    bool engine_paused;        /* the engine waits for an answer */
+    bool output_paused;        /* the client is not reading its replies */
     char ip[64];
     enum smtp_mode mode;
     /* after AUTH */
@@ -63,11 +65,41 @@ static double elapsed_ms(const struct timespec *t0)
 
 /* ---- engine I/O ---- */
 
+/* Replies queued for a client that does not read them: past this, stop
+ * reading its commands until they drain (pipelining without reading would
+ * otherwise grow our output buffer without bound). */
+#define OUTPUT_HIGH (256u << 10)
+#define OUTPUT_LOW (16u << 10)
+
+static void update_reading(struct session *ss)
+{
+    if (ss->closed)
+        return;
+    if (ss->engine_paused || ss->output_paused)
+        conn_pause_read(ss->c);
+    else
+        conn_resume_read(ss->c);
+}
+
+static void output_drained(struct conn *c, void *ctx)
+{
+    (void)c;
+    struct session *ss = ctx;
+    ss->output_paused = false;
+    update_reading(ss);
+}
+
 static void cb_write(void *ctx, struct str bytes)
 {
     struct session *ss = ctx;
-    if (!ss->closed)
-        conn_write(ss->c, bytes);
+    if (ss->closed)
+        return;
+    conn_write(ss->c, bytes);
+    if (!ss->output_paused && conn_pending_output(ss->c) > OUTPUT_HIGH) {
+        ss->output_paused = true;
+        conn_set_drain(ss->c, OUTPUT_LOW, output_drained);
+        update_reading(ss);
+    }
 }
 
 static void cb_close(void *ctx, const char *reason)
@@ -80,12 +112,8 @@ static void cb_close(void *ctx, const char *reason)
 static void cb_pause(void *ctx, bool paused)
 {
     struct session *ss = ctx;
-    if (ss->closed)
-        return;
-    if (paused)
-        conn_pause_read(ss->c);
-    else
-        conn_resume_read(ss->c);
+    ss->engine_paused = paused;
+    update_reading(ss);
 }
 
 static void cb_data_phase(void *ctx, bool in_data)
@@ -102,7 +130,8 @@ static void cb_starttls(void *ctx)
     SSL *ssl = ss->env->tls ? tls_server_new_ssl(ss->env->tls) : NULL;
     if (!ssl || conn_starttls(ss->c, ssl) < 0) {
         log_error("smtp", "starttls-failed", "session=%s", conn_id(ss->c));
-        conn_close(ss->c, "starttls failed");
+        /* Not conn_close: the engine is still on the stack. */
+        conn_close_after_flush(ss->c, "starttls failed");
     }
 }
 
@@ -143,8 +172,8 @@ static void cb_mail(void *ctx, struct smtp_transaction *t)
 {
     struct session *ss = ctx;
     if (ss->mode == SMTP_MODE_SUBMISSION && !owns_address(ss, t->arena, t->mail.path.address)) {
-        log_info("smtp", "sender-refused", "session=%s user=%s from=<%s>", conn_id(ss->c),
-                 log_q(ss->account), t->mail.path.address);
+        log_info("smtp", "sender-refused", "session=%s user=%s from=%s", conn_id(ss->c),
+                 log_q(ss->account), log_q(t->mail.path.address));
         smtp_server_reply(ss->engine, 553, "5.7.1",
                           "<%s>: Sender address not owned by %s; send as one of your addresses",
                           t->mail.path.address, ss->account);
@@ -189,8 +218,8 @@ static void cb_rcpt(void *ctx, struct smtp_transaction *t, struct smtp_rcpt *r)
         rc = store_resolve(ss->env->store, t->arena, address, res, &err);
     }
     if (rc != STORE_OK && rc != STORE_ERR_INVALID) {
-        log_error("smtp", "resolve-failed", "session=%s rcpt=<%s> error=%s", conn_id(ss->c),
-                  address, log_q(err));
+        log_error("smtp", "resolve-failed", "session=%s rcpt=%s error=%s", conn_id(ss->c),
+                  log_q(address), log_q(err));
         free(err);
         smtp_server_reply(ss->engine, 451, "4.3.0", "Temporary failure; try again later");
         return;
@@ -207,8 +236,8 @@ static void cb_rcpt(void *ctx, struct smtp_transaction *t, struct smtp_rcpt *r)
         smtp_server_reply(ss->engine, 250, "2.1.5", "Recipient OK");
         return;
     case STORE_RCPT_UNKNOWN_USER:
-        log_info("smtp", "rcpt-refused", "session=%s ip=%s rcpt=<%s> reason=unknown-user",
-                 conn_id(ss->c), ss->ip, address);
+        log_info("smtp", "rcpt-refused", "session=%s ip=%s rcpt=%s reason=unknown-user",
+                 conn_id(ss->c), ss->ip, log_q(address));
         smtp_server_reply(ss->engine, 550, "5.1.1", "<%s>: No such user here", address);
         return;
     case STORE_RCPT_NOT_LOCAL:
@@ -222,14 +251,22 @@ static void cb_rcpt(void *ctx, struct smtp_transaction *t, struct smtp_rcpt *r)
             smtp_server_reply(ss->engine, 250, "2.1.5", "Recipient OK");
             return;
         }
-        log_info("smtp", "rcpt-refused", "session=%s ip=%s rcpt=<%s> reason=relay",
-                 conn_id(ss->c), ss->ip, address);
+        log_info("smtp", "rcpt-refused", "session=%s ip=%s rcpt=%s reason=relay",
+                 conn_id(ss->c), ss->ip, log_q(address));
         smtp_server_reply(ss->engine, 554, "5.7.1", "<%s>: Relay access denied", address);
         return;
     }
 }
 
 /* ---- DATA: local mailboxes and the queue ---- */
+
+/* One local mailbox a message goes to. */
+struct local_target {
+    struct delivery *d;
+    int64_t account_id;
+    const char *address;        /* the account's address (for a retry from the queue) */
+    int result;
+};
 
 struct delivery {
     struct session *ss;
@@ -239,8 +276,13 @@ struct delivery {
     struct store_append_req req;
     struct store_queue_msg qmsg;
     struct store_queue_rcpt *qrcpts;
-    int64_t *accounts;
+    struct local_target *accounts;
     int naccounts;
+    /* Mailboxes that failed while others took the message: queued for a
+     * later attempt instead of a 451 that would duplicate it for the rest. */
+    struct store_queue_msg retry;
+    struct store_queue_rcpt *retry_rcpts;
+    bool retry_started;
     int outstanding;
     int ok, temp_fail, quota_fail, quota_perm_fail, other_fail;
     char txn_id[24];
@@ -248,17 +290,58 @@ struct delivery {
     struct timespec start;
 };
 
+static void retry_done(void *ctx, int result, const char *id, const char *error);
+static void count_result(struct delivery *d, int result, const char *error, const char *what);
+
+/* Some mailboxes took the message and some did not (one is full, a disk
+ * error): answering 451 would make the client send it again to all of them.
+ * Instead the failed ones go on the queue, which retries them (and bounces
+ * in the end), and the client gets its 250. Returns true when started. */
+static bool queue_failed_mailboxes(struct delivery *d)
+{
+    int n = 0;
+    for (int i = 0; i < d->naccounts; i++)
+        if (d->accounts[i].result != STORE_OK)
+            n++;
+    if (d->retry_started || d->ok == 0 || n == 0 || n != d->temp_fail + d->quota_fail +
+                                                        d->quota_perm_fail + d->other_fail)
+        return false;
+    d->retry_started = true;
+    d->retry_rcpts = xcalloc((size_t)n, sizeof(*d->retry_rcpts));
+    for (int i = 0, j = 0; i < d->naccounts; i++)
+        if (d->accounts[i].result != STORE_OK)
+            d->retry_rcpts[j++].address = d->accounts[i].address;
+    d->retry = (struct store_queue_msg){
+        .sender = d->t->mail.path.address,
+        .account_id = d->ss->mode == SMTP_MODE_SUBMISSION ? d->ss->account_id : 0,
+        .origin = "local-retry",
+        .envid = d->t->mail.envid,
+        .ret = (int)d->t->mail.ret,
+        .body = (int)d->t->mail.body,
+        .smtputf8 = d->t->mail.smtputf8,
+        .data = d->data.p + d->rp_len,
+        .len = d->data.len - d->rp_len,
+        .rcpts = d->retry_rcpts,
+        .nrcpts = n,
+    };
+    d->outstanding = 1;
+    store_queue_add_async(d->ss->env->store, &d->retry, retry_done, d);
+    return true;
+}
+
 static void delivery_finish(struct delivery *d)
 {
     struct session *ss = d->ss;
     struct smtp_transaction *t = d->t;
+    if (queue_failed_mailboxes(d))
+        return;
     int failed = d->temp_fail + d->quota_fail + d->quota_perm_fail + d->other_fail;
     const struct smtp_session_info *info = smtp_server_info(ss->engine);
     SSL *ssl = ss->closed ? NULL : conn_ssl(ss->c);
     log_info("smtp", failed ? "deliver-failed" : "deliver",
-             "session=%s id=%s from=<%s> rcpt=%u size=%zu tls=%s user=%s local=%d queued=%d "
+             "session=%s id=%s from=%s rcpt=%u size=%zu tls=%s user=%s local=%d queued=%d "
              "failed=%d ms=%.1f", ss->closed ? "-" : conn_id(ss->c), d->txn_id,
-             t->mail.path.address, t->nrcpts, t->message.len,
+             log_q(t->mail.path.address), t->nrcpts, t->message.len,
              info->tls && ssl ? tls_version_name(ssl) : "no", ss->account ? log_q(ss->account) : "-",
              d->naccounts, d->qmsg.nrcpts, failed, elapsed_ms(&d->start));
     if (!ss->closed) {
@@ -275,9 +358,25 @@ static void delivery_finish(struct delivery *d)
     ss->dlv = NULL;
     buf_free(&d->data);
     free(d->qrcpts);
+    free(d->retry_rcpts);
     free(d->accounts);
     free(d);
     session_unref(ss);
+}
+
+static void retry_done(void *ctx, int result, const char *id, const char *error)
+{
+    struct delivery *d = ctx;
+    if (result == STORE_OK) {
+        log_info("smtp", "deliver-deferred", "id=%s queue=%s mailboxes=%d", d->txn_id, id,
+                 d->retry.nrcpts);
+        /* Every failure is now the queue's: the message is accepted. */
+        d->temp_fail = d->quota_fail = d->quota_perm_fail = d->other_fail = 0;
+    } else {
+        count_result(d, result, error, "queue");
+    }
+    d->outstanding = 0;
+    delivery_finish(d);
 }
 
 static void count_result(struct delivery *d, int result, const char *error, const char *what)
@@ -295,8 +394,10 @@ static void count_result(struct delivery *d, int result, const char *error, cons
 
 static void append_done(void *ctx, int result, uint32_t uid, const char *error)
 {
-    struct delivery *d = ctx;
+    struct local_target *lt = ctx;
+    struct delivery *d = lt->d;
     (void)uid;
+    lt->result = result;
     count_result(d, result, error, "mailbox");
     if (--d->outstanding == 0)
         delivery_finish(d);
@@ -323,7 +424,10 @@ static const char *from_not_owned(struct session *ss, struct arena *a, struct st
     while (mime_header_next(&it, &f)) {
         if (!str_eq_nocase_cstr(f.name, "From"))
             continue;
-        struct mime_addresses list = mime_addresses_parse(a, f.value, 100, NULL);
+        bool truncated = false;
+        struct mime_addresses list = mime_addresses_parse(a, f.value, 100, &truncated);
+        if (truncated)
+            return "(more than 100 addresses)"; /* never let one go unchecked */
         for (unsigned i = 0; i < list.n; i++) {
             const struct mime_address *m = &list.v[i];
             if (m->kind != MIME_ADDR_MAILBOX)
@@ -341,13 +445,12 @@ static const char *from_not_owned(struct session *ss, struct arena *a, struct st
     return mailboxes ? NULL : "";
 }
 
-static int add_account(struct delivery *d, int64_t id)
+static void add_account(struct delivery *d, int64_t id, const char *address)
 {
     for (int i = 0; i < d->naccounts; i++)
-        if (d->accounts[i] == id)
-            return 0;
-    d->accounts[d->naccounts++] = id;
-    return 1;
+        if (d->accounts[i].account_id == id)
+            return;
+    d->accounts[d->naccounts++] = (struct local_target){ d, id, address, STORE_OK };
 }
 
 static bool queued_already(const struct delivery *d, const char *address)
@@ -432,7 +535,7 @@ static void cb_data(void *ctx, struct smtp_transaction *t)
         for (int j = 0; j < res->ntargets; j++) {
             const struct store_target *tg = &res->targets[j];
             if (tg->account_id > 0) {
-                add_account(d, tg->account_id);
+                add_account(d, tg->account_id, tg->address);
             } else if (!queued_already(d, tg->address)) {
                 struct store_queue_rcpt *q = &d->qrcpts[d->qmsg.nrcpts++];
                 q->address = tg->address;
@@ -473,7 +576,8 @@ static void cb_data(void *ctx, struct smtp_transaction *t)
     int n = d->naccounts;
     bool queue = d->qmsg.nrcpts > 0;
     for (int i = 0; i < n; i++)
-        store_append_async(ss->env->store, d->accounts[i], &d->req, append_done, d);
+        store_append_async(ss->env->store, d->accounts[i].account_id, &d->req, append_done,
+                           &d->accounts[i]);
     if (queue)
         store_queue_add_async(ss->env->store, &d->qmsg, queue_done, d);
 }

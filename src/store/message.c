@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,7 +123,16 @@ static int ensure_fanout_dir(const char *msg_dir, const char *name, char **dir_r
             *error_r = xasprintf("%s: %s", msg_dir, strerror(errno));
             return STORE_ERR_IO;
         }
-    } else if (errno != EEXIST) {
+    } else if (errno == EEXIST) {
+        /* Another thread may have just made it and not yet synced its
+         * entry: a young directory gets the sync again (cheap when done). */
+        struct stat st;
+        if (stat(*dir_r, &st) == 0 && time(NULL) - st.st_ctime < 60 &&
+            store_fs_sync_dir(msg_dir) < 0) {
+            *error_r = xasprintf("%s: %s", msg_dir, strerror(errno));
+            return STORE_ERR_IO;
+        }
+    } else {
         *error_r = xasprintf("%s: %s", *dir_r, strerror(errno));
         return STORE_ERR_IO;
     }

@@ -62,12 +62,23 @@ static int queue_open(struct store *s, char **error_r)
 {
     if (s->qdb)
         return STORE_OK;
+    /* queue/ and queue/msg/ are made durably once, here: a message file
+     * under them is acknowledged only if their entries survive a crash. */
     char *dir = queue_dir(s);
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        *error_r = xasprintf("%s: %s", dir, strerror(errno));
-        free(dir);
-        return STORE_ERR_IO;
-    }
+    char *msg = xasprintf("%s/msg", dir);
+    int made = 0;
+    if (store_fs->mkdir(dir, 0700) == 0)
+        made |= 1;
+    else if (errno != EEXIST)
+        goto dir_fail;
+    if (store_fs->mkdir(msg, 0700) == 0)
+        made |= 2;
+    else if (errno != EEXIST)
+        goto dir_fail;
+    if (((made & 1) && store_fs_sync_dir(s->data_dir) < 0) ||
+        ((made & 2) && store_fs_sync_dir(dir) < 0))
+        goto dir_fail;
+    free(msg);
     char *path = xasprintf("%s/queue.db", dir);
     free(dir);
     int rc = sqlite3_open_v2(path, &s->qdb,
@@ -82,9 +93,9 @@ static int queue_open(struct store *s, char **error_r)
     }
     free(path);
     sqlite3_busy_timeout(s->qdb, 10000);
-    char *msg = NULL;
+    char *emsg = NULL;
     if (sqlite3_exec(s->qdb, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-                             "PRAGMA foreign_keys = ON;", NULL, NULL, &msg) != SQLITE_OK)
+                             "PRAGMA foreign_keys = ON;", NULL, NULL, &emsg) != SQLITE_OK)
         goto fail;
     sqlite3_stmt *st = NULL;
     int version = 0;
@@ -99,7 +110,7 @@ static int queue_open(struct store *s, char **error_r)
         return STORE_ERR_IO;
     }
     if (version < QUEUE_SCHEMA_VERSION) {
-        if (sqlite3_exec(s->qdb, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+        if (sqlite3_exec(s->qdb, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK)
             goto fail;
         /* Another process may have made it meanwhile. */
         version = 0;
@@ -108,19 +119,24 @@ static int queue_open(struct store *s, char **error_r)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
         if (version < QUEUE_SCHEMA_VERSION &&
-            sqlite3_exec(s->qdb, queue_schema, NULL, NULL, &msg) != SQLITE_OK) {
+            sqlite3_exec(s->qdb, queue_schema, NULL, NULL, &emsg) != SQLITE_OK) {
             sqlite3_exec(s->qdb, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
         }
-        if (sqlite3_exec(s->qdb, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+        if (sqlite3_exec(s->qdb, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK)
             goto fail;
     }
     return STORE_OK;
 fail:
-    *error_r = xasprintf("queue database: %s", msg ? msg : sqlite3_errmsg(s->qdb));
-    sqlite3_free(msg);
+    *error_r = xasprintf("queue database: %s", emsg ? emsg : sqlite3_errmsg(s->qdb));
+    sqlite3_free(emsg);
     sqlite3_close(s->qdb);
     s->qdb = NULL;
+    return STORE_ERR_IO;
+dir_fail:
+    *error_r = xasprintf("%s: %s", dir, strerror(errno));
+    free(dir);
+    free(msg);
     return STORE_ERR_IO;
 }
 
@@ -200,20 +216,6 @@ int store_queue_add(struct store *s, const struct store_queue_msg *m,
     if (r != STORE_OK)
         return r;
     char *dir = xasprintf("%s/queue/msg", s->data_dir);
-    if (store_fs->mkdir(dir, 0700) == 0) {
-        char *parent = queue_dir(s);
-        int sr = store_fs_sync_dir(parent);
-        free(parent);
-        if (sr < 0) {
-            *error_r = xasprintf("%s: %s", dir, strerror(errno));
-            free(dir);
-            return STORE_ERR_IO;
-        }
-    } else if (errno != EEXIST) {
-        *error_r = xasprintf("%s: %s", dir, strerror(errno));
-        free(dir);
-        return STORE_ERR_IO;
-    }
     /* The file first, durably; its name is the queue id. */
     r = message_write_file(dir, m->data, m->len, id, error_r);
     if (r != STORE_OK) {
@@ -284,11 +286,14 @@ static const char *col_text(sqlite3_stmt *st, int i)
 int store_queue_list(struct store *s, int (*cb)(void *ctx, const struct store_queue_entry *e),
                      void *ctx, char **error_r)
 {
+    /* Under the lock for the whole read: a worker's open transaction on
+     * the shared connection must not show through. */
     pthread_mutex_lock(&s->qlock);
     int r = queue_open(s, error_r);
-    pthread_mutex_unlock(&s->qlock);
-    if (r != STORE_OK)
+    if (r != STORE_OK) {
+        pthread_mutex_unlock(&s->qlock);
         return r;
+    }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->qdb,
                            "SELECT m.id, m.sender, m.origin, m.account_id, m.created, m.size, "
@@ -296,6 +301,7 @@ int store_queue_list(struct store *s, int (*cb)(void *ctx, const struct store_qu
                            "FROM queue_messages m JOIN queue_recipients r ON r.message_id = m.id "
                            "ORDER BY m.created, m.id, r.id", -1, &st, NULL) != SQLITE_OK) {
         *error_r = qerror(s, "cannot list the queue");
+        pthread_mutex_unlock(&s->qlock);
         return STORE_ERR_IO;
     }
     int rc;
@@ -320,8 +326,10 @@ int store_queue_list(struct store *s, int (*cb)(void *ctx, const struct store_qu
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         *error_r = qerror(s, "cannot list the queue");
         sqlite3_finalize(st);
+        pthread_mutex_unlock(&s->qlock);
         return STORE_ERR_IO;
     }
     sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->qlock);
     return STORE_OK;
 }

@@ -1135,3 +1135,112 @@ def test_random_bytes_never_bring_the_server_down(mx):
     send_from_outside(mx, ALICE, message("still here"))
     assert "still here" in subjects(mx.messages(ALICE))
     assert mx.stop() == 0
+
+
+# ---- found in review: each of these once went wrong ----
+
+def test_refused_recipients_and_452_do_not_end_the_session(configured):
+    """Only permanent errors count towards max_errors, and a 452 for too many
+    recipients is a request to send the rest later, not an error."""
+    srv = configured(smtp={"max_recipients": "3", "max_errors": "3"})
+    with Session(srv) as s:
+        s.ehlo()
+        s.cmd(f"MAIL FROM:<{OUTSIDER}>")
+        for r in (ALICE, BOB, srv.admin):
+            assert s.cmd(f"RCPT TO:<{r}>").startswith("250 ")
+        for _ in range(10):
+            assert s.cmd("RCPT TO:<more@example.test>").startswith("452 4.5.3 ")
+        assert s.cmd("DATA").startswith("354")
+        s.send(message("three of many") + b".\r\n")
+        assert s.reply().startswith("250 2.0.0 ")
+    assert subjects(srv.messages(BOB)) == ["three of many"]
+
+
+def test_a_full_mailbox_among_others_is_queued_not_a_451_for_all(configured):
+    """One recipient over quota must not make the sender retry (and duplicate
+    the message) for the others: they get it once, the full one is queued."""
+    srv = configured()
+    r = srv.cli("account", "add", "tiny@example.test", "--password-stdin", "--quota", "1K",
+                input="tiny's password\n")
+    assert r.returncode == 0, r.stderr
+    body = "x" * 3000 + "\r\n"
+    for _ in range(2):
+        send_from_outside(srv, [ALICE, "tiny@example.test"], message("mixed", body=body))
+    assert subjects(srv.messages(ALICE)) == ["mixed", "mixed"]
+    assert srv.messages("tiny@example.test") == []
+    rows = srv.queue()
+    assert [(row[2], row[3]) for row in rows] == [("tiny@example.test", "queued")] * 2
+    with sqlite3.connect(srv.dir / "data" / "queue" / "queue.db") as db:
+        assert {o for (o,) in db.execute("SELECT origin FROM queue_messages")} == {"local-retry"}
+    srv.wait_log(" smtp deliver-deferred ")
+
+
+def test_a_full_mailbox_alone_gets_452(configured):
+    srv = configured()
+    r = srv.cli("account", "add", "tiny@example.test", "--password-stdin", "--quota", "1K",
+                input="tiny's password\n")
+    assert r.returncode == 0, r.stderr
+    with Session(srv) as s:
+        s.ehlo()
+        replies = s.mail(OUTSIDER, ["tiny@example.test"], message("big", body="y" * 3000 + "\r\n"))
+    assert replies[-1] == "452 4.2.2 Mailbox full; try again later"
+    assert srv.queue() == []
+
+
+def test_from_header_with_more_than_100_addresses_is_checked_in_full(sub):
+    many = ", ".join([ALICE] * 100 + ["ceo@bank.test"])
+    with logged_in(sub) as s:
+        replies = s.mail(ALICE, [BOB], message("hidden forgery", sender=many, to=BOB))
+    assert replies[-1].startswith("553 5.7.1 "), replies
+    assert sub.messages(BOB) == []
+
+
+def test_a_client_that_never_reads_its_replies_cannot_grow_the_server(mx):
+    """Pipelined commands from a client that reads nothing: the server stops
+    reading once its replies pile up, instead of buffering them all."""
+    def rss_kb():
+        for line in open(f"/proc/{mx.proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    before = rss_kb()
+    s = socket.create_connection(("127.0.0.1", mx.port("smtp")), timeout=5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setblocking(False)
+    sent, chunk = 0, b"NOOP\r\n" * 10000
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        try:
+            sent += s.send(chunk)
+        except BlockingIOError:
+            time.sleep(0.01)
+    s.close()
+    # The server read only until its output filled (256 KB of replies, plus
+    # socket buffers): far less than what the client tried to send.
+    assert rss_kb() - before < 64 * 1024, (before, rss_kb())
+    with Session(mx) as t:
+        assert t.cmd("NOOP") == "250 2.0.0 OK"
+
+
+def test_input_while_a_login_fails_slowly_is_not_buffered_without_bound(configured):
+    """A wrong SCRAM proof waits out the failure delay; a client streaming
+    commands meanwhile is not read (and not buffered) until the answer."""
+    srv = configured(auth={"failure_delay": "2s"})
+
+    def rss_kb():
+        for line in open(f"/proc/{srv.proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    before = rss_kb()
+    sock = srv.connect("submissions", timeout=5)
+    s = Session(srv, "submissions", sock=sock)
+    s.ehlo()
+    s.send("AUTH PLAIN " + base64.b64encode(b"\0alice@example.test\0wrong").decode() + "\r\n")
+    sock.setblocking(False)
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        try:
+            sock.send(b"NOOP\r\n" * 5000)
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            time.sleep(0.01)
+    assert rss_kb() - before < 64 * 1024, (before, rss_kb())
+    sock.close()
