@@ -12,9 +12,9 @@
 #include "auth/password.h"
 #include "core/addr.h"
 #include "core/log.h"
-#include "core/workers.h"
 #include "mime/mime.h"
 #include "smtp/headers.h"
+#include "server/login.h"
 #include "smtp/server.h"
 
 struct delivery;
@@ -25,7 +25,7 @@ struct session {
     const struct service_env *env;
     struct smtp_server *engine;
     struct event *greet_timer;
-    struct event *auth_timer;
+    struct login login;
     int refs;                  /* the connection's, plus one per job outstanding */
     bool closed;
     bool engine_paused;        /* the engine waits for an answer */
@@ -46,14 +46,10 @@ static void session_unref(struct session *ss)
     if (--ss->refs > 0)
         return;
     smtp_server_free(ss->engine);
+    login_free(&ss->login);
     free(ss->account);
     free(ss->auth_mech);
     free(ss);
-}
-
-static int64_t now_s(void)
-{
-    return (int64_t)time(NULL);
 }
 
 static double elapsed_ms(const struct timespec *t0)
@@ -582,130 +578,48 @@ static void cb_data(void *ctx, struct smtp_transaction *t)
         store_queue_add_async(ss->env->store, &d->qmsg, queue_done, d);
 }
 
-/* ---- AUTH ---- */
+/* ---- AUTH: the engine's callbacks go to the shared login code ---- */
 
 static unsigned cb_auth_blocked(void *ctx)
 {
-    struct session *ss = ctx;
-    return auth_throttle_blocked(ss->env->throttle, conn_peer_addr(ss->c), now_s());
-}
-
-struct pw_job {
-    struct session *ss;
-    struct store *store;
-    const char *dummy_hash;
-    char *user;
-    char *password;
-    size_t len;
-    bool ok;
-};
-
-static void pw_work(void *arg)
-{
-    struct pw_job *j = arg;
-    struct auth_credentials cred;
-    char *err = NULL;
-    int r = store_account_credentials(j->store, j->user, &cred, &err);
-    free(err);
-    /* An unknown user costs the same argon2id run as a known one. */
-    bool ok = auth_password_verify(r == STORE_OK ? cred.hash : j->dummy_hash, j->password, j->len);
-    j->ok = ok && r == STORE_OK;
-    auth_wipe(&cred, sizeof(cred));
-}
-
-static void pw_done(void *arg)
-{
-    struct pw_job *j = arg;
-    struct session *ss = j->ss;
-    if (!ss->closed)
-        smtp_server_auth_checked(ss->engine, j->ok);
-    auth_wipe(j->password, j->len);
-    free(j->password);
-    free(j->user);
-    free(j);
-    session_unref(ss);
+    return login_blocked(&((struct session *)ctx)->login);
 }
 
 static void cb_auth_password(void *ctx, const char *user, struct str password)
 {
-    struct session *ss = ctx;
-    struct pw_job *j = xcalloc(1, sizeof(*j));
-    j->ss = ss;
-    j->store = ss->env->store;
-    j->dummy_hash = ss->env->dummy_hash;
-    j->user = xstrdup(user ? user : "");
-    j->password = xmalloc(password.len + 1);
-    memcpy(j->password, password.p, password.len);
-    j->password[password.len] = '\0';
-    j->len = password.len;
-    ss->refs++;
-    workers_submit(ss->env->workers, pw_work, pw_done, j);
+    login_password(&((struct session *)ctx)->login, user, password);
 }
 
 static void cb_auth_scram(void *ctx, const char *user)
 {
-    struct session *ss = ctx;
-    struct auth_credentials cred;
-    char *err = NULL;
-    int r = store_account_credentials(ss->env->store, user, &cred, &err);
-    free(err);
-    smtp_server_auth_credentials(ss->engine, r == STORE_OK ? &cred : NULL);
-    auth_wipe(&cred, sizeof(cred));
-}
-
-static void auth_delay_done(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct session *ss = arg;
-    event_free(ss->auth_timer);
-    ss->auth_timer = NULL;
-    if (!ss->closed)
-        smtp_server_auth_finished(ss->engine, false, false);
+    login_scram(&((struct session *)ctx)->login, user);
 }
 
 static void cb_auth_done(void *ctx, const char *user, bool ok, const char *reason)
 {
-    struct session *ss = ctx;
-    const struct sockaddr *peer = conn_peer_addr(ss->c);
+    login_done(&((struct session *)ctx)->login, user, ok, reason);
+}
+
+static void login_ref(void *owner) { ((struct session *)owner)->refs++; }
+static void login_unref(void *owner) { session_unref(owner); }
+static bool login_gone(void *owner) { return ((struct session *)owner)->closed; }
+static void login_checked(void *owner, bool ok)
+{
+    smtp_server_auth_checked(((struct session *)owner)->engine, ok);
+}
+static void login_credentials(void *owner, const struct auth_credentials *cred)
+{
+    smtp_server_auth_credentials(((struct session *)owner)->engine, cred);
+}
+static void login_finished(void *owner, bool ok, bool temporary)
+{
+    struct session *ss = owner;
     if (ok) {
-        struct arena *a = arena_new(0);
-        struct store_account acct;
-        char *err = NULL;
-        int r = store_account_get(ss->env->store, a, user, &acct, &err);
-        if (r == STORE_OK && !acct.disabled) {
-            auth_throttle_success(ss->env->throttle, peer, user, now_s());
-            ss->account_id = acct.id;
-            free(ss->account);
-            ss->account = xstrdup(acct.address);
-            log_info("smtp", "auth", "session=%s ip=%s user=%s", conn_id(ss->c), ss->ip,
-                     log_q(acct.address));
-            arena_free(a);
-            free(err);
-            smtp_server_auth_finished(ss->engine, true, false);
-            return;
-        }
-        arena_free(a);
-        if (r != STORE_OK && r != STORE_ERR_NOT_FOUND && r != STORE_ERR_INVALID) {
-            log_error("smtp", "auth-error", "session=%s error=%s", conn_id(ss->c), log_q(err));
-            free(err);
-            smtp_server_auth_finished(ss->engine, false, true);
-            return;
-        }
-        free(err);
-        reason = "account disabled";
+        ss->account_id = ss->login.account_id;
+        free(ss->account);
+        ss->account = xstrdup(ss->login.account);
     }
-    /* The line fail2ban reads: docs/operations.md has the filter. */
-    log_info("smtp", "auth-failed", "session=%s ip=%s user=%s reason=%s", conn_id(ss->c), ss->ip,
-             log_q(user ? user : ""), log_q(reason ? reason : "failed"));
-    unsigned ms = auth_throttle_failure(ss->env->throttle, peer, user, now_s());
-    if (ms == 0) {
-        smtp_server_auth_finished(ss->engine, false, false);
-        return;
-    }
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-    ss->auth_timer = evtimer_new(ss->env->base, auth_delay_done, ss);
-    evtimer_add(ss->auth_timer, &tv);
+    smtp_server_auth_finished(ss->engine, ok, temporary);
 }
 
 /* ---- the connection ---- */
@@ -733,10 +647,7 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
         event_free(ss->greet_timer);
         ss->greet_timer = NULL;
     }
-    if (ss->auth_timer) {
-        event_free(ss->auth_timer);
-        ss->auth_timer = NULL;
-    }
+    login_close(&ss->login);
     session_unref(ss);
 }
 
@@ -790,6 +701,14 @@ void smtp_session_start(struct conn *c, const struct service *svc, const struct 
     ss->refs = 1;
     ss->mode = strcmp(svc->name, "smtp") == 0 ? SMTP_MODE_MX : SMTP_MODE_SUBMISSION;
     addr_format_ip(conn_peer_addr(c), ss->ip, sizeof(ss->ip));
+    login_init(&ss->login, env, "smtp", c);
+    ss->login.owner = ss;
+    ss->login.ref = login_ref;
+    ss->login.unref = login_unref;
+    ss->login.gone = login_gone;
+    ss->login.checked = login_checked;
+    ss->login.credentials = login_credentials;
+    ss->login.finished = login_finished;
     long long pause = ss->mode == SMTP_MODE_MX ? cfg->smtp_greet_pause : 0;
     struct smtp_server_config sc = {
         .mode = ss->mode,
