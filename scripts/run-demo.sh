@@ -21,8 +21,9 @@ outpost demo: config $DIR/outpost.conf, data $DIR/data (delete $DIR to start ove
   POP3        127.0.0.1:$((BASE + 110))   (STLS)       POP3S       127.0.0.1:$((BASE + 995)) (TLS)
   HTTP        http://127.0.0.1:$((BASE + 80))/          HTTPS       https://127.0.0.1:$((BASE + 443))/
   TLS check:  openssl s_client -connect 127.0.0.1:$((BASE + 993))
-SMTP and submission work; IMAP, POP3 and HTTP answer with their protocol's
-refusal until their modules are built. The server logs every delivery below.
+SMTP, submission and IMAP (still growing) work; POP3 and HTTP answer with their
+protocol's refusal until their modules are built. The server logs every
+delivery below.
 Ctrl-C stops the server.
 
 MSG

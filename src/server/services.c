@@ -1,14 +1,15 @@
 /* The service table: each [listen] setting, its protocol, and who takes its
  * connections. A protocol module replaces refuse_start with its own. */
 #include "server/service.h"
+#include "imap/session.h"
 #include "smtp/session.h"
 
 const struct service services[] = {
     { "smtp", CFG_ID_listen_smtp, PROTO_SMTP, false, smtp_session_start },
     { "submission", CFG_ID_listen_submission, PROTO_SMTP, false, smtp_session_start },
     { "submissions", CFG_ID_listen_submissions, PROTO_SMTP, true, smtp_session_start },
-    { "imap", CFG_ID_listen_imap, PROTO_IMAP, false, refuse_start },
-    { "imaps", CFG_ID_listen_imaps, PROTO_IMAP, true, refuse_start },
+    { "imap", CFG_ID_listen_imap, PROTO_IMAP, false, imap_session_start },
+    { "imaps", CFG_ID_listen_imaps, PROTO_IMAP, true, imap_session_start },
     { "pop3", CFG_ID_listen_pop3, PROTO_POP3, false, refuse_start },
     { "pop3s", CFG_ID_listen_pop3s, PROTO_POP3, true, refuse_start },
     { "http", CFG_ID_listen_http, PROTO_HTTP, false, refuse_start },

@@ -18,7 +18,6 @@ from conftest import IMPLICIT_TLS, LOG_LINE, PORT_OFFSETS, run_cli, tls_client_c
 
 # Listeners whose protocol is not built yet refuse in their own protocol.
 REFUSALS = {
-    "imap": b"* BYE ", "imaps": b"* BYE ",
     "pop3": b"-ERR ", "pop3s": b"-ERR ",
     "http": b"HTTP/1.1 503 ", "https": b"HTTP/1.1 503 ",
 }

@@ -1,0 +1,107 @@
+/*
+ * imap/internal.h — private to src/imap: an IMAP session on a real
+ * connection, and the jobs that run its mailbox commands.
+ *
+ * The store is blocking, so every command that touches mail runs as one job
+ * on the worker pool (one job per session at a time: the engine runs one
+ * command at a time). While a job runs, only the job touches the session's
+ * view of its selected mailbox; the loop side only queues the store's change
+ * events, which the next job (or an IDLE update job) applies. A job writes
+ * its untagged responses into `out` and sets the tagged result; `done` on
+ * the loop sends them.
+ */
+#ifndef OUTPOST_IMAP_INTERNAL_H
+#define OUTPOST_IMAP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "imap/server.h"
+#include "server/login.h"
+#include "server/service.h"
+#include "store/store.h"
+
+/* The selected mailbox as this session sees it: message sequence numbers
+ * are indexes into uids (MSN = index + 1). */
+struct imap_view {
+    bool selected;
+    bool readonly;
+    char *mailbox;            /* canonical name */
+    uint32_t uidvalidity;
+    uint32_t *uids;
+    uint32_t n, cap;
+    uint64_t highestmodseq;
+};
+
+/* A change from the store, queued on the loop for the next job. */
+struct imap_event {
+    struct imap_event *next;
+    enum store_event_kind kind;
+    char *mailbox;
+    uint32_t uid;
+    uint64_t modseq;
+};
+
+struct imap_session {
+    struct conn *c;
+    const struct service *svc;
+    const struct service_env *env;
+    struct imap_server *engine;
+    struct login login;
+    int refs;
+    bool closed;
+    bool engine_paused, output_paused;
+    bool idling;
+    bool job_running;
+    struct store_acct *acct;  /* opened by the first job after login */
+    struct store_watch *watch;
+    struct imap_event *events, *events_tail;
+    struct imap_view view;
+};
+
+struct imap_job {
+    struct imap_session *ss;
+    const struct imap_command *cmd; /* NULL: only apply pending updates (IDLE) */
+    struct imap_event *events;      /* taken from the session when submitted */
+    unsigned enabled;               /* IMAP_ENABLED_* at submission */
+    bool utf8;                      /* the client takes UTF-8 (rev2 or UTF8=ACCEPT) */
+    struct arena *arena;
+    struct buf out;                 /* untagged responses */
+    const char *status;             /* "OK", "NO", "BAD" */
+    char code[128];
+    char text[256];
+    bool set_state;
+    enum imap_state state;
+};
+
+/* Sets the tagged result of a job (text printf-style). */
+void imap_job_result(struct imap_job *j, const char *status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A store error as the tagged NO (logged). */
+void imap_job_store_error(struct imap_job *j, int r, const char *error);
+/* Mailbox names: wire form <-> UTF-8 (modified UTF-7 unless j->utf8). NULL
+ * when the client's name is not valid. */
+char *imap_name_from_wire(struct imap_job *j, struct str name);
+void imap_write_mailbox_name(struct imap_job *j, const char *utf8_name);
+
+/* Applies queued store events to the view and writes the untagged
+ * responses allowed now (`expunges`: EXPUNGE/VANISHED may be sent). */
+void imap_apply_updates(struct imap_job *j, bool expunges);
+/* MSN of a UID in the view, or 0. */
+uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
+/* The UIDs a sequence set (MSNs, or UIDs with `uid`) names, ascending,
+ * from j->arena; *n_r their count. */
+uint32_t *imap_view_resolve(struct imap_job *j, const struct imap_seq_set *set, bool uid,
+                            uint32_t *n_r);
+void imap_view_clear(struct imap_view *v);
+
+/* Command bodies (run in the job). */
+void imap_cmd_mailbox(struct imap_job *j);  /* SELECT ... UNSUBSCRIBE, LIST, STATUS, APPEND, ... */
+void imap_cmd_fetch(struct imap_job *j);
+void imap_cmd_store(struct imap_job *j);
+void imap_cmd_search(struct imap_job *j);
+
+/* The flag list of a message: "(\Seen \Flagged $Label)". */
+void imap_write_flags(struct buf *out, unsigned flags, const char *keywords);
+
+#endif

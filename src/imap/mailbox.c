@@ -1,0 +1,750 @@
+/* Mailbox commands and the selected mailbox's view, run in session jobs
+ * (see internal.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "imap/encode.h"
+#include "imap/internal.h"
+#include "imap/mutf7.h"
+
+/* ---- the view ---- */
+
+void imap_view_clear(struct imap_view *v)
+{
+    free(v->mailbox);
+    free(v->uids);
+    memset(v, 0, sizeof(*v));
+}
+
+static void view_push(struct imap_view *v, uint32_t uid)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 64;
+        v->uids = xrealloc(v->uids, v->cap * sizeof(*v->uids));
+    }
+    v->uids[v->n++] = uid;
+}
+
+uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
+{
+    uint32_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v->uids[mid] < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->n && v->uids[lo] == uid ? lo + 1 : 0;
+}
+
+uint32_t *imap_view_resolve(struct imap_job *j, const struct imap_seq_set *set, bool uid,
+                            uint32_t *n_r)
+{
+    const struct imap_view *v = &j->ss->view;
+    uint32_t *out = arena_alloc(j->arena, (v->n ? v->n : 1) * sizeof(*out));
+    uint32_t n = 0;
+    if (uid) {
+        uint32_t star = v->n ? v->uids[v->n - 1] : 0;
+        for (uint32_t i = 0; i < v->n; i++)
+            if (imap_seq_set_contains(set, v->uids[i], star))
+                out[n++] = v->uids[i];
+    } else {
+        for (uint32_t i = 0; i < v->n; i++)
+            if (imap_seq_set_contains(set, i + 1, v->n))
+                out[n++] = v->uids[i];
+    }
+    *n_r = n;
+    return out;
+}
+
+/* ---- names and flags on the wire ---- */
+
+void imap_write_mailbox_name(struct imap_job *j, const char *name)
+{
+    struct str s = str_from_cstr(name);
+    if (!j->utf8) {
+        const char *m = imap_mutf7_encode(j->arena, s);
+        s = str_from_cstr(m ? m : name);
+    }
+    imap_write_string(&j->out, s, j->utf8);
+}
+
+void imap_write_flags(struct buf *out, unsigned flags, const char *keywords)
+{
+    static const struct { unsigned bit; const char *name; } sys[] = {
+        { STORE_FLAG_ANSWERED, "\\Answered" }, { STORE_FLAG_FLAGGED, "\\Flagged" },
+        { STORE_FLAG_DELETED, "\\Deleted" }, { STORE_FLAG_SEEN, "\\Seen" },
+        { STORE_FLAG_DRAFT, "\\Draft" },
+    };
+    bool first = true;
+    buf_append_char(out, '(');
+    for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+        if (flags & sys[i].bit) {
+            buf_printf(out, "%s%s", first ? "" : " ", sys[i].name);
+            first = false;
+        }
+    }
+    if (keywords && *keywords)
+        buf_printf(out, "%s%s", first ? "" : " ", keywords);
+    buf_append_char(out, ')');
+}
+
+/* ---- updates ---- */
+
+struct list_ctx {
+    struct imap_job *j;
+    uint32_t *uids;
+    uint32_t n, cap;
+};
+
+static int collect_uid(void *ctx, const struct store_message *m)
+{
+    struct list_ctx *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->uids = xrealloc(l->uids, l->cap * sizeof(*l->uids));
+    }
+    l->uids[l->n++] = m->uid;
+    return 0;
+}
+
+static int flags_line(void *ctx, const struct store_message *m)
+{
+    struct imap_job *j = ctx;
+    uint32_t msn = imap_view_msn(&j->ss->view, m->uid);
+    if (!msn)
+        return 0;
+    buf_printf(&j->out, "* %u FETCH (UID %u FLAGS ", msn, m->uid);
+    imap_write_flags(&j->out, m->flags, m->keywords);
+    buf_append_cstr(&j->out, ")\r\n");
+    return 0;
+}
+
+void imap_apply_updates(struct imap_job *j, bool expunges)
+{
+    struct imap_view *v = &j->ss->view;
+    if (!v->selected)
+        return;
+    bool appended = false, expunged = false;
+    for (struct imap_event *e = j->events; e; e = e->next) {
+        if (strcmp(e->mailbox, v->mailbox) != 0)
+            continue;
+        if (e->kind == STORE_EVENT_APPEND)
+            appended = true;
+        else if (e->kind == STORE_EVENT_EXPUNGE)
+            expunged = true;
+    }
+    char *err = NULL;
+    if (expunged && expunges) {
+        /* The store's list against ours: what is gone goes, highest first
+         * would renumber less, but clients expect each EXPUNGE to apply to
+         * the numbering left by the previous one, so go in order. */
+        struct list_ctx l = { j, NULL, 0, 0 };
+        if (store_message_list(j->ss->acct, v->mailbox, 1, UINT32_MAX, 0, collect_uid, &l,
+                               &err) == STORE_OK) {
+            uint32_t k = 0, w = 0;
+            for (uint32_t i = 0; i < v->n; i++) {
+                uint32_t uid = v->uids[i];
+                while (k < l.n && l.uids[k] < uid)
+                    k++;
+                if (k < l.n && l.uids[k] == uid) {
+                    v->uids[w++] = uid;
+                } else {
+                    buf_printf(&j->out, "* %u EXPUNGE\r\n", w + 1);
+                }
+            }
+            v->n = w;
+        }
+        free(l.uids);
+        free(err);
+        err = NULL;
+    }
+    if (appended) {
+        uint32_t last = v->n ? v->uids[v->n - 1] : 0;
+        struct list_ctx l = { j, NULL, 0, 0 };
+        if (last < UINT32_MAX &&
+            store_message_list(j->ss->acct, v->mailbox, last + 1, UINT32_MAX, 0, collect_uid, &l,
+                               &err) == STORE_OK && l.n) {
+            for (uint32_t i = 0; i < l.n; i++)
+                view_push(v, l.uids[i]);
+            buf_printf(&j->out, "* %u EXISTS\r\n", v->n);
+        }
+        free(l.uids);
+        free(err);
+        err = NULL;
+    }
+    /* Flag changes by others: the current flags of those messages. */
+    for (struct imap_event *e = j->events; e; e = e->next) {
+        if (e->kind != STORE_EVENT_FLAGS || strcmp(e->mailbox, v->mailbox) != 0 ||
+            !imap_view_msn(v, e->uid))
+            continue;
+        bool dup = false;
+        for (struct imap_event *p = j->events; p != e; p = p->next)
+            if (p->kind == STORE_EVENT_FLAGS && p->uid == e->uid &&
+                strcmp(p->mailbox, e->mailbox) == 0)
+                dup = true;
+        if (!dup)
+            store_message_list(j->ss->acct, v->mailbox, e->uid, e->uid, 0, flags_line, j, &err);
+        free(err);
+        err = NULL;
+    }
+}
+
+/* ---- SELECT / EXAMINE ---- */
+
+static void cmd_select(struct imap_job *j, bool readonly)
+{
+    struct imap_session *ss = j->ss;
+    const struct imap_select_args *a = &j->cmd->u.select;
+    /* A failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2). */
+    bool was = ss->view.selected;
+    imap_view_clear(&ss->view);
+    j->set_state = true;
+    j->state = IMAP_STATE_AUTHENTICATED;
+    if (was)
+        buf_append_cstr(&j->out, "* OK [CLOSED] Previous mailbox closed\r\n");
+    char *name = imap_name_from_wire(j, a->mailbox);
+    if (!name) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid mailbox name");
+        return;
+    }
+    struct store_mailbox m;
+    char *err = NULL;
+    int r = store_mailbox_get(ss->acct, j->arena, name, &m, &err);
+    if (r != STORE_OK || m.noselect) {
+        if (r == STORE_OK)
+            imap_job_result(j, "NO", "NONEXISTENT", "Not a selectable mailbox");
+        else
+            imap_job_store_error(j, r, err);
+        free(err);
+        return;
+    }
+    struct list_ctx l = { j, NULL, 0, 0 };
+    r = store_message_list(ss->acct, m.name, 1, UINT32_MAX, 0, collect_uid, &l, &err);
+    if (r != STORE_OK) {
+        imap_job_store_error(j, r, err);
+        free(err);
+        free(l.uids);
+        return;
+    }
+    struct imap_view *v = &ss->view;
+    v->selected = true;
+    v->readonly = readonly;
+    v->mailbox = xstrdup(m.name);
+    v->uidvalidity = m.uidvalidity;
+    v->highestmodseq = m.highestmodseq;
+    v->uids = l.uids;
+    v->n = v->cap = l.n;
+    /* Changes queued before the select are already in what we listed. */
+    buf_printf(&j->out, "* %u EXISTS\r\n", v->n);
+    if (!(j->enabled & IMAP_ENABLED_IMAP4REV2))
+        buf_append_cstr(&j->out, "* 0 RECENT\r\n");
+    buf_append_cstr(&j->out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+    buf_append_cstr(&j->out, readonly ? "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"
+                                      : "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted "
+                                        "\\Seen \\Draft \\*)] Flags permitted\r\n");
+    buf_printf(&j->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", m.uidvalidity);
+    buf_printf(&j->out, "* OK [UIDNEXT %u] Predicted next UID\r\n", m.uidnext);
+    buf_append_cstr(&j->out, "* LIST () \"/\" ");
+    imap_write_mailbox_name(j, m.name);
+    buf_append_cstr(&j->out, "\r\n");
+    j->state = IMAP_STATE_SELECTED;
+    imap_job_result(j, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
+                    readonly ? "EXAMINE" : "SELECT");
+}
+
+static void cmd_close(struct imap_job *j, bool expunge)
+{
+    struct imap_view *v = &j->ss->view;
+    if (expunge && !v->readonly) {
+        char *err = NULL;
+        int r = store_message_expunge(j->ss->acct, v->mailbox, NULL, 0, NULL, NULL, &err);
+        if (r != STORE_OK) {
+            imap_job_store_error(j, r, err);
+            free(err);
+            return;
+        }
+    }
+    imap_view_clear(v);
+    j->set_state = true;
+    j->state = IMAP_STATE_AUTHENTICATED;
+}
+
+static void expunged_one(void *ctx, uint32_t uid)
+{
+    struct imap_job *j = ctx;
+    struct imap_view *v = &j->ss->view;
+    uint32_t msn = imap_view_msn(v, uid);
+    if (!msn)
+        return;
+    memmove(&v->uids[msn - 1], &v->uids[msn], (v->n - msn) * sizeof(*v->uids));
+    v->n--;
+    buf_printf(&j->out, "* %u EXPUNGE\r\n", msn);
+}
+
+struct deleted_ctx {
+    struct imap_job *j;
+    const uint32_t *uids; /* the named UIDs, ascending */
+    uint32_t n, kept;
+    uint32_t *out;        /* the deleted ones among them */
+};
+
+static int keep_deleted(void *ctx, const struct store_message *m)
+{
+    struct deleted_ctx *d = ctx;
+    if (!(m->flags & STORE_FLAG_DELETED))
+        return 0;
+    /* Both ascending: a merge. */
+    uint32_t lo = 0, hi = d->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (d->uids[mid] < m->uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < d->n && d->uids[lo] == m->uid)
+        d->out[d->kept++] = m->uid;
+    return 0;
+}
+
+static void cmd_expunge(struct imap_job *j)
+{
+    struct imap_view *v = &j->ss->view;
+    if (v->readonly) {
+        imap_job_result(j, "NO", "READ-ONLY", "The mailbox is read-only");
+        return;
+    }
+    const uint32_t *uids = NULL;
+    uint32_t n = 0;
+    char *err = NULL;
+    if (j->cmd->uid) {
+        /* UID EXPUNGE removes only the named messages that are \Deleted
+         * (RFC 4315); the store's expunge of a UID list takes them all. */
+        struct deleted_ctx d = { j, imap_view_resolve(j, &j->cmd->u.expunge, true, &n), 0, 0,
+                                 NULL };
+        d.n = n;
+        d.out = arena_alloc(j->arena, (n ? n : 1) * sizeof(*d.out));
+        store_message_list(j->ss->acct, v->mailbox, 1, UINT32_MAX, 0, keep_deleted, &d, &err);
+        free(err);
+        err = NULL;
+        uids = d.out;
+        n = d.kept;
+        if (n == 0)
+            return; /* nothing to expunge: OK */
+    }
+    int r = store_message_expunge(j->ss->acct, v->mailbox, uids, n, expunged_one, j, &err);
+    if (r != STORE_OK) {
+        imap_job_store_error(j, r, err);
+        free(err);
+    }
+}
+
+/* ---- LIST / LSUB ---- */
+
+/* IMAP's LIST pattern match: '*' anything, '%' anything but the delimiter. */
+static bool pattern_match(const char *p, const char *s)
+{
+    for (; *p; p++, s++) {
+        if (*p == '*' || *p == '%') {
+            for (const char *t = s;; t++) {
+                if (pattern_match(p + 1, t))
+                    return true;
+                if (!*t || (*p == '%' && *t == '/'))
+                    return false;
+            }
+        }
+        if (!*s)
+            return false;
+        bool inbox = strncasecmp(p, "INBOX", 5) == 0 && strncasecmp(s, "INBOX", 5) == 0;
+        if (inbox && (p[5] == '\0' || p[5] == '/') && (s[5] == '\0' || s[5] == '/')) {
+            p += 4;
+            s += 4;
+            continue;
+        }
+        if (*p != *s)
+            return false;
+    }
+    return *s == '\0';
+}
+
+struct list_out {
+    struct imap_job *j;
+    const char **patterns;
+    uint32_t npatterns;
+    bool lsub;
+    bool subscribed_only;
+    bool special_only;
+    bool ret_special, ret_subscribed, ret_children;
+};
+
+static int list_one(void *ctx, const struct store_mailbox *m)
+{
+    struct list_out *o = ctx;
+    struct imap_job *j = o->j;
+    bool match = false;
+    for (uint32_t i = 0; i < o->npatterns && !match; i++)
+        match = pattern_match(o->patterns[i], m->name);
+    if (!match)
+        return 0;
+    if ((o->lsub || o->subscribed_only) && !m->subscribed)
+        return 0;
+    if (o->special_only && !*m->special_use)
+        return 0;
+    struct buf attrs;
+    buf_init(&attrs, 0);
+    if (m->noselect)
+        buf_append_cstr(&attrs, " \\Noselect");
+    if (!o->lsub)
+        buf_append_cstr(&attrs, m->has_children ? " \\HasChildren" : " \\HasNoChildren");
+    if ((o->ret_subscribed || o->subscribed_only) && m->subscribed && !o->lsub)
+        buf_append_cstr(&attrs, " \\Subscribed");
+    if (*m->special_use && !o->lsub)
+        buf_printf(&attrs, " %s", m->special_use);
+    buf_printf(&j->out, "* %s (%s) \"/\" ", o->lsub ? "LSUB" : "LIST",
+               attrs.len ? buf_cstr(&attrs) + 1 : "");
+    buf_free(&attrs);
+    imap_write_mailbox_name(j, m->name);
+    buf_append_cstr(&j->out, "\r\n");
+    return 0;
+}
+
+static void cmd_list(struct imap_job *j, bool lsub)
+{
+    const struct imap_list_args *a = &j->cmd->u.list;
+    if (a->patterns.n == 1 && a->patterns.v[0].len == 0 && !lsub) {
+        /* LIST "" "": the hierarchy delimiter and the root. */
+        buf_append_cstr(&j->out, "* LIST (\\Noselect) \"/\" \"\"\r\n");
+        return;
+    }
+    char *ref = imap_name_from_wire(j, a->reference);
+    if (!ref) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid reference");
+        return;
+    }
+    struct list_out o = { .j = j, .lsub = lsub };
+    o.patterns = arena_alloc(j->arena, a->patterns.n * sizeof(*o.patterns));
+    for (uint32_t i = 0; i < a->patterns.n; i++) {
+        char *p = imap_name_from_wire(j, a->patterns.v[i]);
+        if (!p) {
+            imap_job_result(j, "NO", "CANNOT", "Invalid pattern");
+            return;
+        }
+        size_t rl = strlen(ref);
+        char *full = arena_alloc(j->arena, rl + strlen(p) + 1);
+        /* RFC 9051 §6.3.9: the reference is prefixed unless the pattern
+         * is absolute (starts with the delimiter). */
+        if (p[0] == '/' || rl == 0)
+            strcpy(full, p);
+        else {
+            memcpy(full, ref, rl);
+            strcpy(full + rl, p);
+        }
+        o.patterns[o.npatterns++] = full;
+    }
+    o.subscribed_only = a->select & IMAP_LIST_SEL_SUBSCRIBED;
+    o.special_only = a->select & IMAP_LIST_SEL_SPECIAL_USE;
+    o.ret_subscribed = a->ret & IMAP_LIST_RET_SUBSCRIBED;
+    char *err = NULL;
+    int r = store_mailbox_list(j->ss->acct, list_one, &o, &err);
+    if (r != STORE_OK) {
+        imap_job_store_error(j, r, err);
+        free(err);
+    }
+}
+
+/* ---- STATUS ---- */
+
+static int count_deleted(void *ctx, const struct store_message *m)
+{
+    if (m->flags & STORE_FLAG_DELETED)
+        ++*(uint32_t *)ctx;
+    return 0;
+}
+
+static void cmd_status(struct imap_job *j)
+{
+    const struct imap_status_args *a = &j->cmd->u.status;
+    char *name = imap_name_from_wire(j, a->mailbox);
+    if (!name) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid mailbox name");
+        return;
+    }
+    struct store_mailbox m;
+    char *err = NULL;
+    int r = store_mailbox_get(j->ss->acct, j->arena, name, &m, &err);
+    if (r != STORE_OK || m.noselect) {
+        if (r == STORE_OK)
+            imap_job_result(j, "NO", "NONEXISTENT", "Not a selectable mailbox");
+        else
+            imap_job_store_error(j, r, err);
+        free(err);
+        return;
+    }
+    buf_append_cstr(&j->out, "* STATUS ");
+    imap_write_mailbox_name(j, m.name);
+    buf_append_cstr(&j->out, " (");
+    struct buf items;
+    buf_init(&items, 0);
+    if (a->items & IMAP_STATUS_MESSAGES)
+        buf_printf(&items, " MESSAGES %u", m.messages);
+    if (a->items & IMAP_STATUS_UIDNEXT)
+        buf_printf(&items, " UIDNEXT %u", m.uidnext);
+    if (a->items & IMAP_STATUS_UIDVALIDITY)
+        buf_printf(&items, " UIDVALIDITY %u", m.uidvalidity);
+    if (a->items & IMAP_STATUS_UNSEEN)
+        buf_printf(&items, " UNSEEN %u", m.unseen);
+    if (a->items & IMAP_STATUS_SIZE)
+        buf_printf(&items, " SIZE %llu", (unsigned long long)m.size);
+    if (a->items & IMAP_STATUS_RECENT)
+        buf_append_cstr(&items, " RECENT 0");
+    if (a->items & IMAP_STATUS_DELETED) {
+        /* Counted from the list: the store keeps no per-flag counters. */
+        uint32_t deleted = 0;
+        store_message_list(j->ss->acct, m.name, 1, UINT32_MAX, 0, count_deleted, &deleted, &err);
+        free(err);
+        err = NULL;
+        buf_printf(&items, " DELETED %u", deleted);
+    }
+    buf_append_cstr(&j->out, items.len ? buf_cstr(&items) + 1 : "");
+    buf_free(&items);
+    buf_append_cstr(&j->out, ")\r\n");
+}
+
+/* ---- CREATE, DELETE, RENAME, (UN)SUBSCRIBE ---- */
+
+static void cmd_create(struct imap_job *j)
+{
+    const struct imap_create_args *a = &j->cmd->u.create;
+    char *name = imap_name_from_wire(j, a->mailbox);
+    if (!name) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid mailbox name");
+        return;
+    }
+    size_t len = strlen(name);
+    if (len && name[len - 1] == '/')
+        name[len - 1] = '\0'; /* "a/" creates "a" (RFC 9051 §6.3.4) */
+    const char *use = a->use.n ? a->use.v[0].p : NULL;
+    if (a->use.n > 1) {
+        imap_job_result(j, "NO", "USEATTR", "One special use per mailbox");
+        return;
+    }
+    char *err = NULL;
+    int r = store_mailbox_create(j->ss->acct, name, use, &err);
+    if (r != STORE_OK)
+        imap_job_store_error(j, r, err);
+    free(err);
+}
+
+static void cmd_delete(struct imap_job *j)
+{
+    char *name = imap_name_from_wire(j, j->cmd->u.mailbox);
+    if (!name) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid mailbox name");
+        return;
+    }
+    char *err = NULL;
+    int r = store_mailbox_delete(j->ss->acct, name, &err);
+    if (r != STORE_OK)
+        imap_job_store_error(j, r, err);
+    free(err);
+}
+
+static void cmd_rename(struct imap_job *j)
+{
+    char *from = imap_name_from_wire(j, j->cmd->u.rename.from);
+    char *to = imap_name_from_wire(j, j->cmd->u.rename.to);
+    if (!from || !to) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid mailbox name");
+        return;
+    }
+    char *err = NULL;
+    int r = store_mailbox_rename(j->ss->acct, from, to, &err);
+    if (r != STORE_OK)
+        imap_job_store_error(j, r, err);
+    free(err);
+}
+
+static void cmd_subscribe(struct imap_job *j, bool on)
+{
+    char *name = imap_name_from_wire(j, j->cmd->u.mailbox);
+    if (!name) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid mailbox name");
+        return;
+    }
+    char *err = NULL;
+    int r = store_mailbox_subscribe(j->ss->acct, name, on, &err);
+    if (r != STORE_OK)
+        imap_job_store_error(j, r, err);
+    free(err);
+}
+
+/* ---- APPEND ---- */
+
+static void cmd_append(struct imap_job *j)
+{
+    const struct imap_append_args *a = &j->cmd->u.append;
+    char *name = imap_name_from_wire(j, a->mailbox);
+    if (!name) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid mailbox name");
+        return;
+    }
+    struct store_mailbox m;
+    char *err = NULL;
+    int r = store_mailbox_get(j->ss->acct, j->arena, name, &m, &err);
+    if (r != STORE_OK || m.noselect) {
+        free(err);
+        imap_job_result(j, "NO", "TRYCREATE", "No such mailbox");
+        return;
+    }
+    struct buf uids;
+    buf_init(&uids, 0);
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct imap_append_msg *msg = &a->msgs[i];
+        unsigned flags = 0;
+        struct buf kw;
+        buf_init(&kw, 0);
+        for (uint32_t f = 0; f < msg->flags.n; f++) {
+            struct str fl = msg->flags.v[f];
+            if (str_eq_nocase_cstr(fl, "\\Seen"))
+                flags |= STORE_FLAG_SEEN;
+            else if (str_eq_nocase_cstr(fl, "\\Answered"))
+                flags |= STORE_FLAG_ANSWERED;
+            else if (str_eq_nocase_cstr(fl, "\\Flagged"))
+                flags |= STORE_FLAG_FLAGGED;
+            else if (str_eq_nocase_cstr(fl, "\\Deleted"))
+                flags |= STORE_FLAG_DELETED;
+            else if (str_eq_nocase_cstr(fl, "\\Draft"))
+                flags |= STORE_FLAG_DRAFT;
+            else if (fl.len && fl.p[0] != '\\')
+                buf_printf(&kw, "%s%.*s", kw.len ? " " : "", (int)fl.len, fl.p);
+        }
+        struct store_append_req req = {
+            .mailbox = m.name,
+            .data = msg->data.p,
+            .len = msg->data.len,
+            .flags = flags,
+            .keywords = kw.len ? buf_cstr(&kw) : NULL,
+            .internal_date = msg->has_date ? msg->date.time : 0,
+        };
+        uint32_t uid = 0;
+        r = store_message_append(j->ss->acct, &req, &uid, &err);
+        buf_free(&kw);
+        if (r != STORE_OK) {
+            imap_job_store_error(j, r, err);
+            free(err);
+            buf_free(&uids);
+            return;
+        }
+        buf_printf(&uids, "%s%u", uids.len ? "," : "", uid);
+    }
+    char code[128];
+    snprintf(code, sizeof(code), "APPENDUID %u %s", m.uidvalidity, buf_cstr(&uids));
+    buf_free(&uids);
+    imap_job_result(j, "OK", code, "APPEND completed");
+}
+
+/* ---- COPY / MOVE ---- */
+
+struct copy_ctx {
+    struct buf from, to;
+};
+
+static void copied_one(void *ctx, uint32_t old_uid, uint32_t new_uid)
+{
+    struct copy_ctx *c = ctx;
+    buf_printf(&c->from, "%s%u", c->from.len ? "," : "", old_uid);
+    buf_printf(&c->to, "%s%u", c->to.len ? "," : "", new_uid);
+}
+
+static void cmd_copy(struct imap_job *j, bool move)
+{
+    const struct imap_copy_args *a = &j->cmd->u.copy;
+    struct imap_view *v = &j->ss->view;
+    if (move && v->readonly) {
+        imap_job_result(j, "NO", "READ-ONLY", "The mailbox is read-only");
+        return;
+    }
+    char *to = imap_name_from_wire(j, a->mailbox);
+    if (!to) {
+        imap_job_result(j, "NO", "CANNOT", "Invalid mailbox name");
+        return;
+    }
+    struct store_mailbox m;
+    char *err = NULL;
+    int r = store_mailbox_get(j->ss->acct, j->arena, to, &m, &err);
+    if (r != STORE_OK || m.noselect) {
+        free(err);
+        imap_job_result(j, "NO", "TRYCREATE", "No such mailbox");
+        return;
+    }
+    uint32_t n;
+    uint32_t *uids = imap_view_resolve(j, &a->set, j->cmd->uid, &n);
+    if (n == 0) {
+        imap_job_result(j, "OK", NULL, "No messages");
+        return;
+    }
+    struct copy_ctx c;
+    buf_init(&c.from, 0);
+    buf_init(&c.to, 0);
+    r = store_message_copy(j->ss->acct, v->mailbox, uids, n, m.name, move, copied_one, &c, &err);
+    if (r != STORE_OK) {
+        imap_job_store_error(j, r, err);
+        free(err);
+    } else {
+        char code[128];
+        snprintf(code, sizeof(code), "COPYUID %u %s %s", m.uidvalidity, buf_cstr(&c.from),
+                 buf_cstr(&c.to));
+        if (move) {
+            /* RFC 6851: COPYUID in an untagged OK, then the expunges. */
+            buf_printf(&j->out, "* OK [%s] Moved\r\n", code);
+            for (uint32_t i = 0; i < n; i++)
+                expunged_one(j, uids[i]);
+            imap_job_result(j, "OK", NULL, "MOVE completed");
+        } else {
+            imap_job_result(j, "OK", code, "COPY completed");
+        }
+    }
+    buf_free(&c.from);
+    buf_free(&c.to);
+}
+
+/* ---- dispatch ---- */
+
+void imap_cmd_mailbox(struct imap_job *j)
+{
+    const struct imap_command *c = j->cmd;
+    switch (c->cmd) {
+    case IMAP_CMD_SELECT: cmd_select(j, false); return;
+    case IMAP_CMD_EXAMINE: cmd_select(j, true); return;
+    case IMAP_CMD_LIST: cmd_list(j, false); break;
+    case IMAP_CMD_LSUB: cmd_list(j, true); break;
+    case IMAP_CMD_NAMESPACE:
+        buf_append_cstr(&j->out, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+        break;
+    case IMAP_CMD_STATUS: cmd_status(j); break;
+    case IMAP_CMD_CREATE: cmd_create(j); break;
+    case IMAP_CMD_DELETE: cmd_delete(j); break;
+    case IMAP_CMD_RENAME: cmd_rename(j); break;
+    case IMAP_CMD_SUBSCRIBE: cmd_subscribe(j, true); break;
+    case IMAP_CMD_UNSUBSCRIBE: cmd_subscribe(j, false); break;
+    case IMAP_CMD_APPEND: cmd_append(j); break;
+    case IMAP_CMD_NOOP:
+    case IMAP_CMD_CHECK:
+        break;
+    case IMAP_CMD_CLOSE: cmd_close(j, true); return;
+    case IMAP_CMD_UNSELECT: cmd_close(j, false); return;
+    case IMAP_CMD_EXPUNGE: cmd_expunge(j); break;
+    case IMAP_CMD_COPY: cmd_copy(j, false); break;
+    case IMAP_CMD_MOVE: cmd_copy(j, true); break;
+    default:
+        /* Not offered in CAPABILITY: a client that sends it anyway. */
+        imap_job_result(j, "BAD", NULL, "%s is not supported", imap_command_name(c->cmd));
+        return;
+    }
+    imap_apply_updates(j, true);
+}

@@ -1,0 +1,216 @@
+"""IMAP with Python's imaplib: what a mail client does, against the real server."""
+import imaplib
+import re
+import smtplib
+import socket
+import time
+
+import pytest
+
+from conftest import tls_client_context
+
+USER = "alice@example.test"
+PASSWORD = "alice's imap password"
+
+
+@pytest.fixture
+def srv(make_server):
+    s = make_server()
+    s.quickstart()
+    s.add_account(USER, PASSWORD)
+    s.set("auth", "failure_delay", "200ms")
+    return s.start()
+
+
+def deliver(srv, subject, body="Hello there.\r\n", to=USER):
+    msg = (f"From: Bob <bob@remote.test>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+           f"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{subject.replace(' ', '.')}"
+           f"@remote.test>\r\n\r\n{body}").encode()
+    with smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=10) as c:
+        c.sendmail("bob@remote.test", [to], msg)
+
+
+def connect(srv, service="imaps"):
+    if service == "imaps":
+        return imaplib.IMAP4_SSL("127.0.0.1", srv.port("imaps"), ssl_context=tls_client_context(),
+                                 timeout=10)
+    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"), timeout=10)
+    return m
+
+
+def logged_in(srv):
+    m = connect(srv)
+    m.login(USER, PASSWORD)
+    return m
+
+
+def test_plain_port_offers_starttls_and_refuses_login_before_it(srv):
+    m = connect(srv, "imap")
+    assert "STARTTLS" in m.capabilities and "LOGINDISABLED" in m.capabilities
+    with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED"):
+        m.login(USER, PASSWORD)
+    m.starttls(ssl_context=tls_client_context())
+    typ, data = m.login(USER, PASSWORD)
+    assert typ == "OK" and b"[CAPABILITY IMAP4rev2" in data[0]
+    m.logout()
+
+
+def test_wrong_password_and_unknown_user_look_the_same(srv):
+    answers = []
+    for user, pw in ((USER, "wrong"), ("nobody@example.test", PASSWORD)):
+        m = connect(srv)
+        with pytest.raises(imaplib.IMAP4.error) as e:
+            m.login(user, pw)
+        answers.append(str(e.value))
+        m.logout()
+    assert answers[0] == answers[1]
+    assert "AUTHENTICATIONFAILED" in answers[0]
+    srv.wait_log(" imap auth-failed ")
+
+
+def test_list_select_fetch_and_bodystructure(srv):
+    deliver(srv, "first")
+    deliver(srv, "second", body="line one\r\nline two\r\n")
+    m = logged_in(srv)
+    typ, boxes = m.list()
+    names = [re.search(rb'"([^"]+)"$', b).group(1) for b in boxes]
+    assert b"INBOX" in names and b"Sent" in names
+    assert any(b"\\Sent" in b for b in boxes)
+    typ, data = m.select("INBOX")
+    assert typ == "OK" and data == [b"2"]
+    typ, data = m.fetch("1:*", "(UID FLAGS RFC822.SIZE ENVELOPE)")
+    assert typ == "OK"
+    assert b'"first"' in data[0] and b'(("Bob" NIL "bob" "remote.test"))' in data[0]
+    typ, data = m.fetch("2", "(BODYSTRUCTURE)")
+    assert b'BODYSTRUCTURE ("text" "plain"' in data[0]
+    typ, data = m.fetch("2", "(BODY.PEEK[TEXT])")
+    assert data[0][1] == b"line one\r\nline two\r\n"
+    typ, data = m.fetch("2", "(BODY.PEEK[HEADER.FIELDS (Subject)])")
+    assert data[0][1] == b"Subject: second\r\n\r\n"
+    typ, data = m.fetch("2", "(BODY[]<0.10>)")
+    assert data[0][0].endswith(b"BODY[]<0> {10}") and data[0][1] == b"Return-Pat"
+    # BODY[] without PEEK set \Seen, and said so.
+    assert b"\\Seen" in data[0][1] + data[1] if len(data) > 1 else True
+    typ, data = m.fetch("2", "(FLAGS)")
+    assert b"\\Seen" in data[0]
+    m.logout()
+
+
+def test_store_search_copy_move_expunge(srv):
+    for i in range(5):
+        deliver(srv, f"note {i}", body=f"word{i} common\r\n")
+    m = logged_in(srv)
+    m.select("INBOX")
+    assert m.search(None, "ALL")[1] == [b"1 2 3 4 5"]
+    assert m.search(None, "SUBJECT", "\"note 3\"")[1] == [b"4"]
+    assert m.search(None, "TEXT", "word2")[1] == [b"3"]
+    assert m.search(None, "BODY", "common", "NOT", "SUBJECT", "\"note 0\"")[1] == [b"2 3 4 5"]
+    typ, data = m.store("1:2", "+FLAGS", "(\\Flagged)")
+    assert typ == "OK" and len([d for d in data if b"\\Flagged" in d]) >= 2
+    assert m.search(None, "FLAGGED")[1] == [b"1 2"]
+    assert m.search(None, "OR", "FLAGGED", "SUBJECT", "\"note 4\"")[1] == [b"1 2 5"]
+    typ, data = m.copy("1:2", "Archive")
+    assert typ == "OK" and b"COPYUID" in data[0]
+    typ, data = m.uid("MOVE", "5", "Trash")
+    assert typ == "OK"
+    m.store("1", "+FLAGS", "(\\Deleted)")
+    assert m.untagged_responses.pop("EXPUNGE") == [b"5"]  # from the MOVE
+    typ, data = m.expunge()
+    assert data == [b"1"]
+    assert m.search(None, "ALL")[1] == [b"1 2 3"]
+    assert m.status("Archive", "(MESSAGES)")[1] == [b'"Archive" (MESSAGES 2)']
+    assert m.status("Trash", "(MESSAGES)")[1] == [b'"Trash" (MESSAGES 1)']
+    m.logout()
+
+
+def test_append_gives_appenduid_and_the_message_is_there(srv):
+    m = logged_in(srv)
+    typ, data = m.append("Drafts", "(\\Draft)", None, b"Subject: draft\r\n\r\nunfinished\r\n")
+    assert typ == "OK" and re.match(rb"\[APPENDUID \d+ 1\]", data[0])
+    m.select("Drafts")
+    typ, data = m.fetch("1", "(FLAGS BODY.PEEK[])")
+    assert b"\\Draft" in data[0][0] and data[0][1] == b"Subject: draft\r\n\r\nunfinished\r\n"
+    m.logout()
+
+
+def test_create_rename_delete_subscribe(srv):
+    m = logged_in(srv)
+    assert m.create("Projects/2026")[0] == "OK"
+    assert m.rename("Projects/2026", "Projects/Done")[0] == "OK"
+    assert m.subscribe("Projects/Done")[0] == "OK"
+    typ, data = m.lsub('""', "Projects/*")
+    assert data == [b'() "/" "Projects/Done"']
+    assert m.delete("Projects/Done")[0] == "OK"
+    typ, data = m.list('""', "Projects*")
+    assert data == [b'(\\HasNoChildren) "/" "Projects"']
+    assert m.select("Nope")[0] == "NO"
+    m.logout()
+
+
+def test_international_mailbox_names_in_modified_utf7(srv):
+    m = logged_in(srv)
+    assert m.create("Entw&APw-rfe")[0] == "OK"
+    typ, data = m.list('""', "Entw*")
+    assert data == [b'(\\HasNoChildren) "/" "Entw&APw-rfe"']
+    m.logout()
+
+
+def test_idle_hears_of_new_mail_within_a_second(srv):
+    m = logged_in(srv)
+    m.select("INBOX")
+    tag = m._new_tag().decode()
+    m.send(f"{tag} IDLE\r\n".encode())
+    assert m.readline().startswith(b"+ ")
+    t0 = time.monotonic()
+    deliver(srv, "while idling")
+    m.sock.settimeout(5)
+    line = m.readline()
+    assert line == b"* 1 EXISTS\r\n", line
+    assert time.monotonic() - t0 < 1.5
+    m.send(b"DONE\r\n")
+    assert m.readline().startswith(f"{tag} OK".encode())
+    m.logout()
+
+
+def test_two_sessions_see_each_others_changes(srv):
+    deliver(srv, "shared")
+    a, b = logged_in(srv), logged_in(srv)
+    a.select("INBOX")
+    b.select("INBOX")
+    a.store("1", "+FLAGS", "(\\Flagged)")
+
+    def noop_until(session, kind, want):
+        # The change reaches the other session on the server's loop; a NOOP
+        # or two later it is there.
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            session.noop()
+            got = session.untagged_responses.pop(kind, [])
+            if any(want in (g or b"") for g in got):
+                return True
+            time.sleep(0.05)
+        return False
+
+    assert noop_until(b, "FETCH", b"\\Flagged")
+    a.store("1", "+FLAGS", "(\\Deleted)")
+    a.expunge()
+    assert noop_until(b, "EXPUNGE", b"1")
+    a.logout()
+    b.logout()
+
+
+def test_bad_commands_get_bad_and_the_session_goes_on(srv):
+    s = socket.create_connection(("127.0.0.1", srv.port("imap")), timeout=5)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"* OK [CAPABILITY ")
+    s.sendall(b"a1 FROB\r\na2 LOGIN\r\n* NOOP\r\na3 NOOP\r\n")
+    assert f.readline() == b"a1 BAD Unknown command\r\n"
+    assert f.readline().startswith(b"a2 BAD ")
+    assert f.readline().startswith(b"* BAD ")
+    assert f.readline() == b"a3 OK NOOP completed\r\n"
+    # A synchronizing literal over the limit is refused before it is sent.
+    s.sendall(b"a4 LOGIN {100000000}\r\n")
+    assert f.readline().startswith(b"a4 NO [TOOBIG] ")
+    s.sendall(b"a5 LOGOUT\r\n")
+    assert f.readline().startswith(b"* BYE ")
+    s.close()
