@@ -38,7 +38,7 @@ static int read_file(struct imap_job *j, const struct store_message *m, struct s
     char *err = NULL;
     int fd = store_message_open(j->ss->acct, m->file, &err);
     if (fd < 0) {
-        log_error("imap", "store-failed", "session=%s error=%s", conn_id(j->ss->c),
+        log_error("imap", "store-failed", "session=%s error=%s", j->ss->id,
                   log_q(err ? err : "?"));
         free(err);
         return -1;
@@ -126,6 +126,26 @@ static struct str section_bytes(struct imap_job *j, struct str msg, const struct
     return header_fields(j, header, att);
 }
 
+/* The section as the answer names it. Sent as the client wrote it, unless
+ * it holds header names, which may have come as literals: then rebuilt. */
+static void write_section(struct buf *o, const struct imap_fetch_att *att)
+{
+    if (att->text != IMAP_SECTION_HEADER_FIELDS && att->text != IMAP_SECTION_HEADER_FIELDS_NOT) {
+        buf_append(o, att->section.p, att->section.len);
+        return;
+    }
+    for (uint32_t i = 0; i < att->n_parts; i++)
+        buf_printf(o, "%u.", att->parts[i]);
+    buf_append_cstr(o, att->text == IMAP_SECTION_HEADER_FIELDS ? "HEADER.FIELDS ("
+                                                               : "HEADER.FIELDS.NOT (");
+    for (uint32_t i = 0; i < att->fields.n; i++) {
+        if (i)
+            buf_append_char(o, ' ');
+        imap_write_string(o, att->fields.v[i], false);
+    }
+    buf_append_char(o, ')');
+}
+
 static int fetch_one(void *ctx, const struct store_message *m)
 {
     struct fetch_ctx *f = ctx;
@@ -136,6 +156,7 @@ static int fetch_one(void *ctx, const struct store_message *m)
     if (!msn)
         return 0;
     struct buf *o = &j->out;
+    size_t line_start = o->len;
     buf_printf(o, "* %u FETCH (", msn);
     bool sp = false;
 #define SEP() do { if (sp) buf_append_char(o, ' '); sp = true; } while (0)
@@ -177,10 +198,8 @@ static int fetch_one(void *ctx, const struct store_message *m)
                 char *err = NULL;
                 root = store_message_structure(j->ss->acct, j->arena, m->file, &err);
                 free(err);
-                if (!root) {
-                    f->error = 1;
-                    return 1;
-                }
+                if (!root)
+                    goto unreadable;
             }
             SEP();
             if (att->kind == IMAP_FETCH_ENVELOPE) {
@@ -198,10 +217,8 @@ static int fetch_one(void *ctx, const struct store_message *m)
         case IMAP_FETCH_RFC822_HEADER:
         case IMAP_FETCH_RFC822_TEXT:
         case IMAP_FETCH_BODY_SECTION: {
-            if (!msg.p && read_file(j, m, &msg) < 0) {
-                f->error = 1;
-                return 1;
-            }
+            if (!msg.p && read_file(j, m, &msg) < 0)
+                goto unreadable;
             bool need_tree = att->kind != IMAP_FETCH_RFC822 &&
                              !(att->kind == IMAP_FETCH_BODY_SECTION && !att->n_parts &&
                                att->text == IMAP_SECTION_NONE);
@@ -209,10 +226,8 @@ static int fetch_one(void *ctx, const struct store_message *m)
                 char *err = NULL;
                 root = store_message_structure(j->ss->acct, j->arena, m->file, &err);
                 free(err);
-                if (!root) {
-                    f->error = 1;
-                    return 1;
-                }
+                if (!root)
+                    goto unreadable;
             }
             struct str data;
             SEP();
@@ -227,7 +242,9 @@ static int fetch_one(void *ctx, const struct store_message *m)
                 buf_append_cstr(o, "RFC822.TEXT ");
             } else {
                 data = section_bytes(j, msg, root, att);
-                buf_printf(o, "BODY[%.*s]", (int)att->section.len, att->section.p);
+                buf_append_cstr(o, "BODY[");
+                write_section(o, att);
+                buf_append_char(o, ']');
                 if (att->partial) {
                     buf_printf(o, "<%llu>", (unsigned long long)att->offset);
                     data = range(data, att->offset > data.len ? data.len : (size_t)att->offset,
@@ -251,6 +268,12 @@ static int fetch_one(void *ctx, const struct store_message *m)
 #undef SEP
     buf_append_cstr(o, ")\r\n");
     return 0;
+unreadable:
+    /* No half line on the wire: this message is left out, the others go
+     * on, and the command ends NO. */
+    o->len = line_start;
+    f->error = 1;
+    return 0;
 }
 
 void imap_cmd_fetch(struct imap_job *j)
@@ -273,9 +296,10 @@ void imap_cmd_fetch(struct imap_job *j)
     for (uint32_t i = 0; i < a->n; i++)
         if (a->atts[i].kind == IMAP_FETCH_UID)
             f.want_uid = true;
-    f.uids = imap_view_resolve(j, &a->set, j->cmd->uid, &f.n);
-    /* Non-UID FETCH must not renumber: no EXPUNGE before it. */
+    /* New mail first (a UID FETCH 1:* must see it); a non-UID FETCH must
+     * not renumber, so its expunges wait. */
     imap_apply_updates(j, j->cmd->uid);
+    f.uids = imap_view_resolve(j, &a->set, j->cmd->uid, &f.n);
     if (f.n == 0)
         return;
     char *err = NULL;
@@ -288,9 +312,11 @@ void imap_cmd_fetch(struct imap_job *j)
     }
     int r = store_message_list(j->ss->acct, v->mailbox, f.uids[0], f.uids[f.n - 1], 0, fetch_one,
                                &f, &err);
-    if (r != STORE_OK || f.error) {
-        imap_job_store_error(j, r != STORE_OK ? r : STORE_ERR_IO, err ? err : "message unreadable");
+    if (r != STORE_OK) {
+        imap_job_store_error(j, r, err);
         free(err);
+    } else if (f.error) {
+        imap_job_result(j, "NO", "SERVERBUG", "Some messages could not be read; the others were sent");
     }
 }
 
@@ -356,9 +382,9 @@ void imap_cmd_store(struct imap_job *j)
             return;
         }
     }
+    imap_apply_updates(j, j->cmd->uid);
     uint32_t n;
     uint32_t *uids = imap_view_resolve(j, &a->set, j->cmd->uid, &n);
-    imap_apply_updates(j, j->cmd->uid);
     if (n == 0) {
         buf_free(&kw);
         return;

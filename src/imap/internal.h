@@ -42,7 +42,11 @@ struct imap_event {
     uint64_t modseq;
 };
 
+/* Queued events past this collapse into one full resync. */
+#define IMAP_EVENTS_MAX 10000
+
 struct imap_session {
+    char id[16];              /* the connection's id, for logs from jobs */
     struct conn *c;
     const struct service *svc;
     const struct service_env *env;
@@ -56,6 +60,10 @@ struct imap_session {
     struct store_acct *acct;  /* opened by the first job after login */
     struct store_watch *watch;
     struct imap_event *events, *events_tail;
+    unsigned nevents;
+    bool resync;              /* too many events: compare everything instead */
+    char *selected;           /* loop-side copy of the selected mailbox's name */
+    const struct imap_command *pending; /* a command waiting for a job or for output */
     struct imap_view view;
 };
 
@@ -65,10 +73,13 @@ struct imap_job {
     struct imap_event *events;      /* taken from the session when submitted */
     unsigned enabled;               /* IMAP_ENABLED_* at submission */
     bool utf8;                      /* the client takes UTF-8 (rev2 or UTF8=ACCEPT) */
+    bool resync;                    /* compare the whole mailbox (events overflowed) */
+    bool expunges_deferred;         /* EXPUNGE events kept for a later job */
+    bool appends_done, flags_done, expunges_done;
     struct arena *arena;
     struct buf out;                 /* untagged responses */
     const char *status;             /* "OK", "NO", "BAD" */
-    char code[128];
+    struct buf code;                /* response code, without brackets */
     char text[256];
     bool set_state;
     enum imap_state state;
@@ -87,6 +98,9 @@ void imap_write_mailbox_name(struct imap_job *j, const char *utf8_name);
 /* Applies queued store events to the view and writes the untagged
  * responses allowed now (`expunges`: EXPUNGE/VANISHED may be sent). */
 void imap_apply_updates(struct imap_job *j, bool expunges);
+/* False (and the view dropped, with an untagged OK [CLOSED]) when the
+ * selected mailbox was renamed or deleted under this session. */
+bool imap_view_check(struct imap_job *j);
 /* MSN of a UID in the view, or 0. */
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
 /* The UIDs a sequence set (MSNs, or UIDs with `uid`) names, ascending,

@@ -95,6 +95,12 @@ void imap_write_flags(struct buf *out, unsigned flags, const char *keywords)
 
 /* ---- updates ---- */
 
+static int cmp_uid(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 struct list_ctx {
     struct imap_job *j;
     uint32_t *uids;
@@ -129,7 +135,7 @@ void imap_apply_updates(struct imap_job *j, bool expunges)
     struct imap_view *v = &j->ss->view;
     if (!v->selected)
         return;
-    bool appended = false, expunged = false;
+    bool appended = j->resync, expunged = j->resync;
     for (struct imap_event *e = j->events; e; e = e->next) {
         if (strcmp(e->mailbox, v->mailbox) != 0)
             continue;
@@ -138,8 +144,12 @@ void imap_apply_updates(struct imap_job *j, bool expunges)
         else if (e->kind == STORE_EVENT_EXPUNGE)
             expunged = true;
     }
+    if (expunged && !expunges)
+        j->expunges_deferred = true; /* job_done keeps them for the next command */
     char *err = NULL;
-    if (expunged && expunges) {
+    if (expunged && expunges && !j->expunges_done) {
+        j->expunges_done = true;
+        j->expunges_deferred = false;
         /* The store's list against ours: what is gone goes, highest first
          * would renumber less, but clients expect each EXPUNGE to apply to
          * the numbering left by the previous one, so go in order. */
@@ -163,7 +173,8 @@ void imap_apply_updates(struct imap_job *j, bool expunges)
         free(err);
         err = NULL;
     }
-    if (appended) {
+    if (appended && !j->appends_done) {
+        j->appends_done = true;
         uint32_t last = v->n ? v->uids[v->n - 1] : 0;
         struct list_ctx l = { j, NULL, 0, 0 };
         if (last < UINT32_MAX &&
@@ -177,18 +188,33 @@ void imap_apply_updates(struct imap_job *j, bool expunges)
         free(err);
         err = NULL;
     }
-    /* Flag changes by others: the current flags of those messages. */
-    for (struct imap_event *e = j->events; e; e = e->next) {
-        if (e->kind != STORE_EVENT_FLAGS || strcmp(e->mailbox, v->mailbox) != 0 ||
-            !imap_view_msn(v, e->uid))
+    /* Flag changes by others: the current flags of those messages, each
+     * once (sorted UIDs), or of every message after an overflow. */
+    if (j->flags_done)
+        return;
+    j->flags_done = true;
+    if (j->resync) {
+        if (v->n)
+            store_message_list(j->ss->acct, v->mailbox, 1, UINT32_MAX, 0, flags_line, j, &err);
+        free(err);
+        return;
+    }
+    uint32_t n = 0;
+    for (struct imap_event *e = j->events; e; e = e->next)
+        n += e->kind == STORE_EVENT_FLAGS;
+    if (!n)
+        return;
+    uint32_t *uids = arena_alloc(j->arena, n * sizeof(*uids));
+    n = 0;
+    for (struct imap_event *e = j->events; e; e = e->next)
+        if (e->kind == STORE_EVENT_FLAGS && strcmp(e->mailbox, v->mailbox) == 0 &&
+            imap_view_msn(v, e->uid))
+            uids[n++] = e->uid;
+    qsort(uids, n, sizeof(*uids), cmp_uid);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i && uids[i] == uids[i - 1])
             continue;
-        bool dup = false;
-        for (struct imap_event *p = j->events; p != e; p = p->next)
-            if (p->kind == STORE_EVENT_FLAGS && p->uid == e->uid &&
-                strcmp(p->mailbox, e->mailbox) == 0)
-                dup = true;
-        if (!dup)
-            store_message_list(j->ss->acct, v->mailbox, e->uid, e->uid, 0, flags_line, j, &err);
+        store_message_list(j->ss->acct, v->mailbox, uids[i], uids[i], 0, flags_line, j, &err);
         free(err);
         err = NULL;
     }
@@ -249,9 +275,6 @@ static void cmd_select(struct imap_job *j, bool readonly)
                                         "\\Seen \\Draft \\*)] Flags permitted\r\n");
     buf_printf(&j->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", m.uidvalidity);
     buf_printf(&j->out, "* OK [UIDNEXT %u] Predicted next UID\r\n", m.uidnext);
-    buf_append_cstr(&j->out, "* LIST () \"/\" ");
-    imap_write_mailbox_name(j, m.name);
-    buf_append_cstr(&j->out, "\r\n");
     j->state = IMAP_STATE_SELECTED;
     imap_job_result(j, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
                     readonly ? "EXAMINE" : "SELECT");
@@ -346,36 +369,54 @@ static void cmd_expunge(struct imap_job *j)
 
 /* ---- LIST / LSUB ---- */
 
-/* IMAP's LIST pattern match: '*' anything, '%' anything but the delimiter. */
-static bool pattern_match(const char *p, const char *s)
+/* IMAP's LIST pattern match: '*' anything, '%' anything but the
+ * delimiter. Simulated as an automaton over the pattern's positions, so the
+ * time is length of pattern times length of name whatever the wildcards (a
+ * backtracking match is exponential in the number of stars). `inbox_ci`:
+ * the pattern starts with INBOX in some case, which names match as INBOX. */
+static bool pattern_match(const char *p, const char *name, bool *states, bool *next)
 {
-    for (; *p; p++, s++) {
-        if (*p == '*' || *p == '%') {
-            for (const char *t = s;; t++) {
-                if (pattern_match(p + 1, t))
-                    return true;
-                if (!*t || (*p == '%' && *t == '/'))
-                    return false;
-            }
+    size_t plen = strlen(p);
+    memset(states, 0, plen + 1);
+    states[0] = true;
+    for (const char *c = name;; c++) {
+        /* Wildcards also match nothing. */
+        for (size_t i = 0; i < plen; i++)
+            if (states[i] && (p[i] == '*' || p[i] == '%'))
+                states[i + 1] = true;
+        if (!*c)
+            break;
+        memset(next, 0, plen + 1);
+        bool any = false;
+        for (size_t i = 0; i < plen; i++) {
+            if (!states[i])
+                continue;
+            if (p[i] == '*' || (p[i] == '%' && *c != '/'))
+                next[i] = any = true;
+            else if (p[i] == *c)
+                next[i + 1] = any = true;
         }
-        if (!*s)
+        if (!any)
             return false;
-        bool inbox = strncasecmp(p, "INBOX", 5) == 0 && strncasecmp(s, "INBOX", 5) == 0;
-        if (inbox && (p[5] == '\0' || p[5] == '/') && (s[5] == '\0' || s[5] == '/')) {
-            p += 4;
-            s += 4;
-            continue;
-        }
-        if (*p != *s)
-            return false;
+        memcpy(states, next, plen + 1);
     }
-    return *s == '\0';
+    return states[plen];
+}
+
+/* "inbox/x" patterns match the canonical "INBOX/x". */
+static char *pattern_canonical(struct arena *a, const char *p)
+{
+    char *c = arena_strdup(a, p);
+    if (strncasecmp(c, "INBOX", 5) == 0 && (c[5] == '\0' || c[5] == '/'))
+        memcpy(c, "INBOX", 5);
+    return c;
 }
 
 struct list_out {
     struct imap_job *j;
     const char **patterns;
     uint32_t npatterns;
+    bool *states, *next;        /* the matcher's, sized for the longest pattern */
     bool lsub;
     bool subscribed_only;
     bool special_only;
@@ -388,7 +429,7 @@ static int list_one(void *ctx, const struct store_mailbox *m)
     struct imap_job *j = o->j;
     bool match = false;
     for (uint32_t i = 0; i < o->npatterns && !match; i++)
-        match = pattern_match(o->patterns[i], m->name);
+        match = pattern_match(o->patterns[i], m->name, o->states, o->next);
     if (!match)
         return 0;
     if ((o->lsub || o->subscribed_only) && !m->subscribed)
@@ -444,8 +485,14 @@ static void cmd_list(struct imap_job *j, bool lsub)
             memcpy(full, ref, rl);
             strcpy(full + rl, p);
         }
-        o.patterns[o.npatterns++] = full;
+        o.patterns[o.npatterns++] = pattern_canonical(j->arena, full);
     }
+    size_t longest = 0;
+    for (uint32_t i = 0; i < o.npatterns; i++)
+        if (strlen(o.patterns[i]) > longest)
+            longest = strlen(o.patterns[i]);
+    o.states = arena_alloc(j->arena, longest + 1);
+    o.next = arena_alloc(j->arena, longest + 1);
     o.subscribed_only = a->select & IMAP_LIST_SEL_SUBSCRIBED;
     o.special_only = a->select & IMAP_LIST_SEL_SPECIAL_USE;
     o.ret_subscribed = a->ret & IMAP_LIST_RET_SUBSCRIBED;
@@ -642,23 +689,56 @@ static void cmd_append(struct imap_job *j)
         }
         buf_printf(&uids, "%s%u", uids.len ? "," : "", uid);
     }
-    char code[128];
-    snprintf(code, sizeof(code), "APPENDUID %u %s", m.uidvalidity, buf_cstr(&uids));
+    struct buf code;
+    buf_init(&code, 0);
+    buf_printf(&code, "APPENDUID %u %s", m.uidvalidity, buf_cstr(&uids));
     buf_free(&uids);
-    imap_job_result(j, "OK", code, "APPEND completed");
+    imap_job_result(j, "OK", buf_cstr(&code), "APPEND completed");
+    buf_free(&code);
 }
 
 /* ---- COPY / MOVE ---- */
 
 struct copy_ctx {
-    struct buf from, to;
+    uint32_t *from, *to;
+    uint32_t n, cap;
 };
 
 static void copied_one(void *ctx, uint32_t old_uid, uint32_t new_uid)
 {
     struct copy_ctx *c = ctx;
-    buf_printf(&c->from, "%s%u", c->from.len ? "," : "", old_uid);
-    buf_printf(&c->to, "%s%u", c->to.len ? "," : "", new_uid);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->from = xrealloc(c->from, c->cap * sizeof(*c->from));
+        c->to = xrealloc(c->to, c->cap * sizeof(*c->to));
+    }
+    c->from[c->n] = old_uid;
+    c->to[c->n++] = new_uid;
+}
+
+/* "COPYUID v 1:3,7 10:12,13" — runs where both sides step by one are
+ * written as ranges, keeping the pairing by position (RFC 4315 §3). */
+static void copyuid_code(struct buf *code, uint32_t uidvalidity, const struct copy_ctx *c)
+{
+    struct buf to;
+    buf_init(&to, 0);
+    buf_printf(code, "COPYUID %u ", uidvalidity);
+    for (uint32_t i = 0; i < c->n;) {
+        uint32_t k = i;
+        while (k + 1 < c->n && c->from[k + 1] == c->from[k] + 1 && c->to[k + 1] == c->to[k] + 1)
+            k++;
+        const char *sep = i ? "," : "";
+        if (k > i) {
+            buf_printf(code, "%s%u:%u", sep, c->from[i], c->from[k]);
+            buf_printf(&to, "%s%u:%u", sep, c->to[i], c->to[k]);
+        } else {
+            buf_printf(code, "%s%u", sep, c->from[i]);
+            buf_printf(&to, "%s%u", sep, c->to[i]);
+        }
+        i = k + 1;
+    }
+    buf_printf(code, " %s", buf_cstr(&to));
+    buf_free(&to);
 }
 
 static void cmd_copy(struct imap_job *j, bool move)
@@ -682,38 +762,61 @@ static void cmd_copy(struct imap_job *j, bool move)
         imap_job_result(j, "NO", "TRYCREATE", "No such mailbox");
         return;
     }
+    imap_apply_updates(j, false); /* new mail first; numbers stay as the client knows them */
     uint32_t n;
     uint32_t *uids = imap_view_resolve(j, &a->set, j->cmd->uid, &n);
     if (n == 0) {
         imap_job_result(j, "OK", NULL, "No messages");
         return;
     }
-    struct copy_ctx c;
-    buf_init(&c.from, 0);
-    buf_init(&c.to, 0);
+    struct copy_ctx c = { 0 };
     r = store_message_copy(j->ss->acct, v->mailbox, uids, n, m.name, move, copied_one, &c, &err);
     if (r != STORE_OK) {
         imap_job_store_error(j, r, err);
         free(err);
     } else {
-        char code[128];
-        snprintf(code, sizeof(code), "COPYUID %u %s %s", m.uidvalidity, buf_cstr(&c.from),
-                 buf_cstr(&c.to));
+        struct buf code;
+        buf_init(&code, 0);
+        copyuid_code(&code, m.uidvalidity, &c);
         if (move) {
             /* RFC 6851: COPYUID in an untagged OK, then the expunges. */
-            buf_printf(&j->out, "* OK [%s] Moved\r\n", code);
+            buf_printf(&j->out, "* OK [%s] Moved\r\n", buf_cstr(&code));
             for (uint32_t i = 0; i < n; i++)
                 expunged_one(j, uids[i]);
             imap_job_result(j, "OK", NULL, "MOVE completed");
         } else {
-            imap_job_result(j, "OK", code, "COPY completed");
+            imap_job_result(j, "OK", buf_cstr(&code), "COPY completed");
         }
+        buf_free(&code);
     }
-    buf_free(&c.from);
-    buf_free(&c.to);
+    free(c.from);
+    free(c.to);
 }
 
 /* ---- dispatch ---- */
+
+/* The selected mailbox was renamed or deleted by another session (its name
+ * now means another mailbox, or none): the view is dropped rather than
+ * applied to the wrong messages. Returns false then. */
+bool imap_view_check(struct imap_job *j)
+{
+    struct imap_view *v = &j->ss->view;
+    if (!v->selected)
+        return true;
+    struct store_mailbox m;
+    char *err = NULL;
+    int r = store_mailbox_get(j->ss->acct, j->arena, v->mailbox, &m, &err);
+    free(err);
+    if (r == STORE_OK && !m.noselect && m.uidvalidity == v->uidvalidity)
+        return true;
+    if (r != STORE_OK && r != STORE_ERR_NOT_FOUND)
+        return true; /* a store error: the command will report it */
+    imap_view_clear(v);
+    j->set_state = true;
+    j->state = IMAP_STATE_AUTHENTICATED;
+    buf_append_cstr(&j->out, "* OK [CLOSED] The selected mailbox was renamed or deleted\r\n");
+    return false;
+}
 
 void imap_cmd_mailbox(struct imap_job *j)
 {

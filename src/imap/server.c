@@ -544,6 +544,9 @@ static void dispatch(struct imap_server *s)
 static uint64_t literal_limit(struct imap_server *s)
 {
     struct str c = buf_str(&s->cmd), tag;
+    /* Before login nobody may make us hold a message. */
+    if (s->state != IMAP_STATE_AUTHENTICATED && s->state != IMAP_STATE_SELECTED)
+        return s->cfg.max_literal;
     if (imap_parse_tag(c, &tag) == 0) {
         struct str rest = { c.p + tag.len + 1, c.len - tag.len - 1 };
         if (str_starts_with_nocase(rest, "APPEND "))
@@ -644,6 +647,8 @@ static void process(struct imap_server *s, struct str in)
             early_tag(s, s->cmd.len ? buf_str(&s->cmd) : line);
             if (s->rs == RS_AUTH)
                 auth_reset(s);
+            if (s->rs == RS_IDLE)
+                s->cb.idle(s->ctx, false);
             s->rs = RS_LINE;
             bad(s, "Line too long");
             command_reset(s);

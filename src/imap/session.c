@@ -39,6 +39,7 @@ static void session_unref(struct imap_session *ss)
     }
     store_acct_close(ss->acct);
     imap_view_clear(&ss->view);
+    free(ss->selected);
     free(ss);
 }
 
@@ -54,12 +55,15 @@ static void update_reading(struct imap_session *ss)
         conn_resume_read(ss->c);
 }
 
+static void run_next(struct imap_session *ss);
+
 static void output_drained(struct conn *c, void *ctx)
 {
     (void)c;
     struct imap_session *ss = ctx;
     ss->output_paused = false;
     update_reading(ss);
+    run_next(ss);
 }
 
 static void cb_write(void *ctx, struct str bytes)
@@ -153,7 +157,8 @@ static void login_finished(void *owner, bool ok, bool temporary)
 void imap_job_result(struct imap_job *j, const char *status, const char *code, const char *fmt, ...)
 {
     j->status = status;
-    snprintf(j->code, sizeof(j->code), "%s", code ? code : "");
+    buf_clear(&j->code);
+    buf_append_cstr(&j->code, code ? code : "");
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(j->text, sizeof(j->text), fmt, ap);
@@ -177,7 +182,7 @@ void imap_job_store_error(struct imap_job *j, int r, const char *error)
         imap_job_result(j, "NO", "OVERQUOTA", "Quota exceeded");
         break;
     default:
-        log_error("imap", "store-failed", "session=%s error=%s", conn_id(j->ss->c),
+        log_error("imap", "store-failed", "session=%s error=%s", j->ss->id,
                   log_q(error ? error : "?"));
         imap_job_result(j, "NO", "SERVERBUG", "Internal error; try again later");
         break;
@@ -204,6 +209,20 @@ static void job_work(void *arg)
             return;
         }
     }
+    if (!imap_view_check(j)) {
+        if (j->cmd && imap_server_state(ss->engine) == IMAP_STATE_SELECTED) {
+            switch (j->cmd->cmd) {
+            case IMAP_CMD_CHECK: case IMAP_CMD_CLOSE: case IMAP_CMD_UNSELECT:
+            case IMAP_CMD_EXPUNGE: case IMAP_CMD_SEARCH: case IMAP_CMD_FETCH:
+            case IMAP_CMD_STORE: case IMAP_CMD_COPY: case IMAP_CMD_MOVE:
+            case IMAP_CMD_SORT: case IMAP_CMD_THREAD:
+                imap_job_result(j, "NO", "CLOSED", "No mailbox selected any more");
+                return;
+            default:
+                break;
+            }
+        }
+    }
     if (!j->cmd) {
         imap_apply_updates(j, true);
         return;
@@ -226,31 +245,67 @@ static void job_work(void *arg)
 
 static void submit_job(struct imap_session *ss, const struct imap_command *cmd);
 
+static void queue_event(struct imap_session *ss, struct imap_event *e)
+{
+    e->next = NULL;
+    if (ss->events_tail)
+        ss->events_tail->next = e;
+    else
+        ss->events = e;
+    ss->events_tail = e;
+    ss->nevents++;
+}
+
+/* Starts what waits: a command (when no job runs and the client reads its
+ * replies), else an update for an idling client. */
+static void run_next(struct imap_session *ss)
+{
+    if (ss->closed || ss->job_running || ss->output_paused)
+        return;
+    if (ss->pending) {
+        const struct imap_command *cmd = ss->pending;
+        ss->pending = NULL;
+        submit_job(ss, cmd);
+    } else if (ss->idling && (ss->events || ss->resync)) {
+        submit_job(ss, NULL);
+    }
+}
+
 static void job_done(void *arg)
 {
     struct imap_job *j = arg;
     struct imap_session *ss = j->ss;
     ss->job_running = false;
+    free(ss->selected);
+    ss->selected = ss->view.selected ? xstrdup(ss->view.mailbox) : NULL;
     if (!ss->closed) {
         if (j->out.len)
             imap_server_send(ss->engine, buf_str(&j->out));
         if (j->set_state)
             imap_server_set_state(ss->engine, j->state);
         if (j->cmd)
-            imap_server_done(ss->engine, j->status ? j->status : "OK", j->code, j->text);
+            imap_server_done(ss->engine, j->status ? j->status : "OK", buf_cstr(&j->code),
+                             j->text);
     }
     while (j->events) {
         struct imap_event *e = j->events;
         j->events = e->next;
+        /* Expunges a non-UID FETCH, STORE or SEARCH could not report wait
+         * for the next command that may. */
+        if (j->expunges_deferred && e->kind == STORE_EVENT_EXPUNGE) {
+            queue_event(ss, e);
+            continue;
+        }
         free(e->mailbox);
         free(e);
     }
+    if (j->resync && !j->expunges_done)
+        ss->resync = true;
     buf_free(&j->out);
+    buf_free(&j->code);
     arena_free(j->arena);
     free(j);
-    /* Changes that came meanwhile reach an idling client at once. */
-    if (!ss->closed && ss->idling && ss->events && !ss->job_running)
-        submit_job(ss, NULL);
+    run_next(ss);
     session_unref(ss);
 }
 
@@ -260,7 +315,11 @@ static void submit_job(struct imap_session *ss, const struct imap_command *cmd)
     j->ss = ss;
     j->cmd = cmd;
     j->events = ss->events;
+    j->resync = ss->resync;
     ss->events = ss->events_tail = NULL;
+    ss->nevents = 0;
+    ss->resync = false;
+    buf_init(&j->code, 0);
     j->enabled = imap_server_enabled(ss->engine);
     j->utf8 = j->enabled & (IMAP_ENABLED_IMAP4REV2 | IMAP_ENABLED_UTF8);
     j->arena = arena_new(0);
@@ -274,37 +333,57 @@ static void submit_job(struct imap_session *ss, const struct imap_command *cmd)
 static void on_store_event(void *ctx, const struct store_event *ev)
 {
     struct imap_session *ss = ctx;
-    struct imap_event *e = xcalloc(1, sizeof(*e));
-    e->kind = ev->kind;
-    e->mailbox = xstrdup(ev->mailbox);
-    e->uid = ev->uid;
-    e->modseq = ev->modseq;
-    if (ss->events_tail)
-        ss->events_tail->next = e;
-    else
-        ss->events = e;
-    ss->events_tail = e;
-    if (ss->idling && !ss->job_running && !ss->closed)
-        submit_job(ss, NULL);
+    /* Only the selected mailbox's changes matter. While a job runs the
+     * selection may be changing: keep everything then. */
+    if (!ss->job_running && (!ss->selected || strcmp(ss->selected, ev->mailbox) != 0))
+        return;
+    if (ss->resync)
+        return;
+    if (ss->nevents >= IMAP_EVENTS_MAX) {
+        /* A flood (STORE 1:* on a big mailbox elsewhere): compare it all. */
+        while (ss->events) {
+            struct imap_event *e = ss->events;
+            ss->events = e->next;
+            free(e->mailbox);
+            free(e);
+        }
+        ss->events_tail = NULL;
+        ss->nevents = 0;
+        ss->resync = true;
+    } else {
+        struct imap_event *e = xcalloc(1, sizeof(*e));
+        e->kind = ev->kind;
+        e->mailbox = xstrdup(ev->mailbox);
+        e->uid = ev->uid;
+        e->modseq = ev->modseq;
+        queue_event(ss, e);
+    }
+    run_next(ss);
+}
+
+static void ensure_watch(struct imap_session *ss)
+{
+    if (!ss->watch)
+        ss->watch = store_watch_add(ss->env->store, ss->login.account_id, on_store_event, ss);
 }
 
 static void cb_command(void *ctx, const struct imap_command *cmd)
 {
     struct imap_session *ss = ctx;
-    if (!ss->watch)
-        ss->watch = store_watch_add(ss->env->store, ss->login.account_id, on_store_event, ss);
-    submit_job(ss, cmd);
+    ensure_watch(ss);
+    /* An IDLE update may still be running, or the client is not reading:
+     * the command waits (the engine holds everything after it). */
+    ss->pending = cmd;
+    run_next(ss);
 }
 
 static void cb_idle(void *ctx, bool idling)
 {
     struct imap_session *ss = ctx;
     ss->idling = idling;
-    if (!ss->watch)
-        ss->watch = store_watch_add(ss->env->store, ss->login.account_id, on_store_event, ss);
+    ensure_watch(ss);
     /* Anything queued since the last command goes out at once. */
-    if (idling && ss->events && !ss->job_running)
-        submit_job(ss, NULL);
+    run_next(ss);
 }
 
 /* ---- the connection ---- */
@@ -362,6 +441,7 @@ void imap_session_start(struct conn *c, const struct service *svc, const struct 
     const struct config *cfg = env->cfg;
     struct imap_session *ss = xcalloc(1, sizeof(*ss));
     ss->c = c;
+    snprintf(ss->id, sizeof(ss->id), "%s", conn_id(c));
     ss->svc = svc;
     ss->env = env;
     ss->refs = 1;

@@ -214,3 +214,79 @@ def test_bad_commands_get_bad_and_the_session_goes_on(srv):
     s.sendall(b"a5 LOGOUT\r\n")
     assert f.readline().startswith(b"* BYE ")
     s.close()
+
+
+# ---- found in review: each of these once went wrong ----
+
+def raw_session(srv):
+    s = socket.create_connection(("127.0.0.1", srv.port("imap")), timeout=10)
+    f = s.makefile("rb")
+    f.readline()
+    return s, f
+
+
+def test_a_literal_before_login_is_held_to_the_small_limit(srv):
+    s, f = raw_session(srv)
+    s.sendall(b"x APPEND INBOX {20000000}\r\n")
+    assert f.readline().startswith(b"x NO [TOOBIG] ")
+    s.close()
+
+
+def test_list_patterns_with_many_stars_stay_fast(srv):
+    m = logged_in(srv)
+    assert m.create("a" * 300)[0] == "OK"
+    # A backtracking matcher needs hours for this; the automaton, no time.
+    typ, data = m.list('""', "*a*a*a*a*a*a*a*a*b")
+    assert typ == "OK" and data == [None]
+    typ, data = m.list('""', "*a*a*a*a*a*a*a*a*")
+    assert len(data) == 1
+    m.logout()
+
+
+def test_uid_fetch_sees_new_mail_and_copyuid_names_every_message(srv):
+    m = logged_in(srv)
+    m.select("INBOX")
+    for i in range(40):
+        deliver(srv, f"bulk {i}")
+    typ, data = m.uid("FETCH", "1:*", "(UID)")
+    assert len([d for d in data if d]) == 40
+    typ, data = m.copy("1:40", "Archive")
+    assert typ == "OK"
+    code = re.search(rb"\[COPYUID (\d+) (\S+) (\S+)\]", data[0])
+    assert code and code.group(2) == b"1:40" and code.group(3) == b"1:40", data
+    m.logout()
+
+
+def test_expunges_by_others_are_reported_after_a_fetch_deferred_them(srv):
+    for i in range(3):
+        deliver(srv, f"m{i}")
+    a, b = logged_in(srv), logged_in(srv)
+    a.select("INBOX")
+    b.select("INBOX")
+    b.store("2", "+FLAGS", "(\\Deleted)")
+    b.expunge()
+    time.sleep(0.2)
+    a.fetch("1:*", "(FLAGS)")           # may not renumber: no EXPUNGE yet
+    deadline = time.monotonic() + 2
+    while "EXPUNGE" not in a.untagged_responses and time.monotonic() < deadline:
+        a.noop()
+    assert a.untagged_responses.get("EXPUNGE") == [b"2"]
+    assert a.search(None, "ALL")[1] == [b"1 2"]
+    a.logout()
+    b.logout()
+
+
+def test_a_mailbox_renamed_under_a_session_is_not_confused_with_its_successor(srv):
+    a, b = logged_in(srv), logged_in(srv)
+    assert a.create("Foo")[0] == "OK"
+    a.append("Foo", None, None, b"Subject: old\r\n\r\nx\r\n")
+    a.select("Foo")
+    b.rename("Foo", "Bar")
+    b.create("Foo")
+    b.append("Foo", None, None, b"Subject: new\r\n\r\ny\r\n")
+    typ, data = a.uid("STORE", "1:*", "+FLAGS", "(\\Deleted)")
+    assert typ == "NO"
+    assert b.select("Foo")[1] == [b"1"]
+    assert b.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS ())"]
+    a.logout()
+    b.logout()
