@@ -720,3 +720,30 @@ enum sasl_status sasl_password_result(struct sasl *s, bool ok, const char **reas
     s->state = ST_DONE;
     return SASL_SUCCESS;
 }
+
+void sasl_b64_encode(struct buf *out, struct str bin)
+{
+    size_t enc = sodium_base64_ENCODED_LEN(bin.len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = xmalloc(enc);
+    sodium_bin2base64(b64, enc, (const unsigned char *)bin.p, bin.len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    buf_append_cstr(out, b64);
+    free(b64);
+}
+
+int sasl_b64_decode(struct str in, struct buf *out)
+{
+    buf_clear(out);
+    if (in.len == 1 && in.p[0] == '=')
+        return 0;
+    size_t cap = in.len / 4 * 3 + 3;
+    char *bin = xmalloc(cap + 1);
+    size_t n;
+    int r = sodium_base642bin((unsigned char *)bin, cap, in.p, in.len, NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL);
+    if (r == 0)
+        buf_append(out, bin, n);
+    sodium_memzero(bin, cap + 1);
+    free(bin);
+    return r == 0 ? 0 : -1;
+}

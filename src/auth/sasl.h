@@ -107,4 +107,11 @@ const char *sasl_authzid(const struct sasl *s);
  * sasl_free; STR_NULL before it is known. */
 struct str sasl_password(const struct sasl *s);
 
+/* The base64 framing every protocol puts SASL data in (SMTP "334 ", IMAP
+ * "+ "): encode appends the text for `bin`; decode takes a client's line,
+ * "=" being the empty response, and returns 0 or -1 on bad base64. The
+ * decoded bytes may be a password: callers wipe `out` when done. */
+void sasl_b64_encode(struct buf *out, struct str bin);
+int sasl_b64_decode(struct str in, struct buf *out);
+
 #endif

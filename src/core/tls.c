@@ -392,3 +392,11 @@ out:
     EVP_PKEY_free(pkey);
     return ret;
 }
+
+bool tls_exporter_binding(SSL *ssl, unsigned char *out, size_t len)
+{
+    if (!ssl || !SSL_is_init_finished(ssl) || SSL_version(ssl) != TLS1_3_VERSION)
+        return false;
+    static const char label[] = "EXPORTER-Channel-Binding";
+    return SSL_export_keying_material(ssl, out, len, label, sizeof(label) - 1, NULL, 0, 0) == 1;
+}

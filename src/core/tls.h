@@ -15,6 +15,7 @@
 #define OUTPOST_CORE_TLS_H
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
 
 #include "core/config.h"
 
@@ -32,6 +33,10 @@ SSL *tls_server_new_ssl(struct tls_server *t);
 /* "TLSv1.3", the cipher name, or "-" before a handshake. */
 const char *tls_version_name(const SSL *ssl);
 const char *tls_cipher_name(const SSL *ssl);
+/* The tls-exporter channel binding of RFC 9266 (label
+ * "EXPORTER-Channel-Binding", no context) into out[len]: only for a finished
+ * TLS 1.3 handshake. Returns false otherwise. */
+bool tls_exporter_binding(SSL *ssl, unsigned char *out, size_t len);
 
 /* Writes a new P-256 key (mode 0600) and a self-signed certificate for
  * `hostname` valid two years, in PEM. Returns 0, or -1 with *error_r allocated. */

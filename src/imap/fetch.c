@@ -359,28 +359,13 @@ void imap_cmd_store(struct imap_job *j)
         imap_job_result(j, "BAD", NULL, "Not supported");
         return;
     }
-    unsigned flags = 0;
+    unsigned flags;
     struct buf kw;
     buf_init(&kw, 0);
-    for (uint32_t i = 0; i < a->flags.n; i++) {
-        struct str fl = a->flags.v[i];
-        if (str_eq_nocase_cstr(fl, "\\Seen"))
-            flags |= STORE_FLAG_SEEN;
-        else if (str_eq_nocase_cstr(fl, "\\Answered"))
-            flags |= STORE_FLAG_ANSWERED;
-        else if (str_eq_nocase_cstr(fl, "\\Flagged"))
-            flags |= STORE_FLAG_FLAGGED;
-        else if (str_eq_nocase_cstr(fl, "\\Deleted"))
-            flags |= STORE_FLAG_DELETED;
-        else if (str_eq_nocase_cstr(fl, "\\Draft"))
-            flags |= STORE_FLAG_DRAFT;
-        else if (fl.len && fl.p[0] != '\\')
-            buf_printf(&kw, "%s%.*s", kw.len ? " " : "", (int)fl.len, fl.p);
-        else {
-            buf_free(&kw);
-            imap_job_result(j, "BAD", NULL, "Unknown system flag");
-            return;
-        }
+    if (imap_flags_parse(&a->flags, &flags, &kw)) {
+        buf_free(&kw);
+        imap_job_result(j, "BAD", NULL, "Unknown system flag");
+        return;
     }
     imap_apply_updates(j, j->cmd->uid);
     uint32_t n;

@@ -115,6 +115,9 @@ void imap_cmd_fetch(struct imap_job *j);
 void imap_cmd_store(struct imap_job *j);
 void imap_cmd_search(struct imap_job *j);
 
+/* A client's flag list to store flags and space-separated keywords
+ * (appended to `keywords`); returns how many unknown \Flags it held. */
+unsigned imap_flags_parse(const struct imap_strs *list, unsigned *flags, struct buf *keywords);
 /* The flag list of a message: "(\Seen \Flagged $Label)". */
 void imap_write_flags(struct buf *out, unsigned flags, const char *keywords);
 

@@ -73,24 +73,45 @@ void imap_write_mailbox_name(struct imap_job *j, const char *name)
     imap_write_string(&j->out, s, j->utf8);
 }
 
+static const struct { unsigned bit; const char *name; } system_flags[] = {
+    { STORE_FLAG_ANSWERED, "\\Answered" }, { STORE_FLAG_FLAGGED, "\\Flagged" },
+    { STORE_FLAG_DELETED, "\\Deleted" }, { STORE_FLAG_SEEN, "\\Seen" },
+    { STORE_FLAG_DRAFT, "\\Draft" },
+};
+
 void imap_write_flags(struct buf *out, unsigned flags, const char *keywords)
 {
-    static const struct { unsigned bit; const char *name; } sys[] = {
-        { STORE_FLAG_ANSWERED, "\\Answered" }, { STORE_FLAG_FLAGGED, "\\Flagged" },
-        { STORE_FLAG_DELETED, "\\Deleted" }, { STORE_FLAG_SEEN, "\\Seen" },
-        { STORE_FLAG_DRAFT, "\\Draft" },
-    };
     bool first = true;
     buf_append_char(out, '(');
-    for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
-        if (flags & sys[i].bit) {
-            buf_printf(out, "%s%s", first ? "" : " ", sys[i].name);
+    for (size_t i = 0; i < sizeof(system_flags) / sizeof(system_flags[0]); i++) {
+        if (flags & system_flags[i].bit) {
+            buf_printf(out, "%s%s", first ? "" : " ", system_flags[i].name);
             first = false;
         }
     }
     if (keywords && *keywords)
         buf_printf(out, "%s%s", first ? "" : " ", keywords);
     buf_append_char(out, ')');
+}
+
+unsigned imap_flags_parse(const struct imap_strs *list, unsigned *flags, struct buf *keywords)
+{
+    unsigned unknown = 0;
+    *flags = 0;
+    for (uint32_t i = 0; i < list->n; i++) {
+        struct str fl = list->v[i];
+        size_t k = 0;
+        while (k < sizeof(system_flags) / sizeof(system_flags[0]) &&
+               !str_eq_nocase_cstr(fl, system_flags[k].name))
+            k++;
+        if (k < sizeof(system_flags) / sizeof(system_flags[0]))
+            *flags |= system_flags[k].bit;
+        else if (fl.len && fl.p[0] != '\\')
+            buf_printf(keywords, "%s%.*s", keywords->len ? " " : "", (int)fl.len, fl.p);
+        else
+            unknown++;
+    }
+    return unknown;
 }
 
 /* ---- updates ---- */
@@ -652,24 +673,10 @@ static void cmd_append(struct imap_job *j)
     buf_init(&uids, 0);
     for (uint32_t i = 0; i < a->n; i++) {
         const struct imap_append_msg *msg = &a->msgs[i];
-        unsigned flags = 0;
+        unsigned flags;
         struct buf kw;
         buf_init(&kw, 0);
-        for (uint32_t f = 0; f < msg->flags.n; f++) {
-            struct str fl = msg->flags.v[f];
-            if (str_eq_nocase_cstr(fl, "\\Seen"))
-                flags |= STORE_FLAG_SEEN;
-            else if (str_eq_nocase_cstr(fl, "\\Answered"))
-                flags |= STORE_FLAG_ANSWERED;
-            else if (str_eq_nocase_cstr(fl, "\\Flagged"))
-                flags |= STORE_FLAG_FLAGGED;
-            else if (str_eq_nocase_cstr(fl, "\\Deleted"))
-                flags |= STORE_FLAG_DELETED;
-            else if (str_eq_nocase_cstr(fl, "\\Draft"))
-                flags |= STORE_FLAG_DRAFT;
-            else if (fl.len && fl.p[0] != '\\')
-                buf_printf(&kw, "%s%.*s", kw.len ? " " : "", (int)fl.len, fl.p);
-        }
+        imap_flags_parse(&msg->flags, &flags, &kw); /* unknown \Flags are dropped */
         struct store_append_req req = {
             .mailbox = m.name,
             .data = msg->data.p,

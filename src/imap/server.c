@@ -228,13 +228,13 @@ static void auth_end(struct imap_server *s, bool ok, const char *reason)
 
 static void auth_challenge(struct imap_server *s)
 {
-    size_t n = s->sasl_out.len;
-    size_t enc = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *b64 = xmalloc(enc);
-    sodium_bin2base64(b64, enc, (const unsigned char *)s->sasl_out.p, n,
-                      sodium_base64_VARIANT_ORIGINAL);
-    outf(s, "+ %s\r\n", b64);
-    free(b64);
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append_cstr(&b, "+ ");
+    sasl_b64_encode(&b, buf_str(&s->sasl_out));
+    buf_append_cstr(&b, "\r\n");
+    s->cb.write(s->ctx, buf_str(&b));
+    buf_free(&b);
     s->rs = RS_AUTH;
 }
 
@@ -266,23 +266,6 @@ static void auth_status(struct imap_server *s, enum sasl_status st, const char *
     }
 }
 
-static int b64_decode(struct str in, struct buf *out)
-{
-    buf_clear(out);
-    if (in.len == 1 && in.p[0] == '=')
-        return 0;
-    size_t cap = in.len / 4 * 3 + 3;
-    char *bin = xmalloc(cap + 1);
-    size_t n;
-    int r = sodium_base642bin((unsigned char *)bin, cap, in.p, in.len, NULL, &n, NULL,
-                              sodium_base64_VARIANT_ORIGINAL);
-    if (r == 0)
-        buf_append(out, bin, n);
-    sodium_memzero(bin, cap + 1);
-    free(bin);
-    return r == 0 ? 0 : -1;
-}
-
 static void auth_input(struct imap_server *s, struct str line)
 {
     if (line.len == 1 && line.p[0] == '*') {
@@ -298,7 +281,7 @@ static void auth_input(struct imap_server *s, struct str line)
     }
     struct buf in;
     buf_init(&in, 0);
-    if (b64_decode(line, &in) < 0) {
+    if (sasl_b64_decode(line, &in) < 0) {
         buf_free(&in);
         auth_reset(s);
         bad(s, "Invalid base64 in the response");
@@ -375,7 +358,7 @@ static void cmd_authenticate(struct imap_server *s)
     }
     struct buf in;
     buf_init(&in, 0);
-    if (a->has_initial && b64_decode(a->initial, &in) < 0) {
+    if (a->has_initial && sasl_b64_decode(a->initial, &in) < 0) {
         buf_free(&in);
         bad(s, "Invalid base64 in the initial response");
         command_end(s);

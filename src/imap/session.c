@@ -106,12 +106,7 @@ static void cb_starttls(void *ctx)
 static bool cb_channel_binding(void *ctx, struct sasl_channel_binding *out)
 {
     struct imap_session *ss = ctx;
-    SSL *ssl = ss->closed ? NULL : conn_ssl(ss->c);
-    if (!ssl || !SSL_is_init_finished(ssl) || SSL_version(ssl) != TLS1_3_VERSION)
-        return false;
-    static const char label[] = "EXPORTER-Channel-Binding";
-    return SSL_export_keying_material(ssl, out->data, sizeof(out->data), label,
-                                      sizeof(label) - 1, NULL, 0, 0) == 1;
+    return !ss->closed && tls_exporter_binding(conn_ssl(ss->c), out->data, sizeof(out->data));
 }
 
 /* ---- login ---- */

@@ -458,17 +458,13 @@ static void auth_end(struct smtp_server *s, bool ok, const char *reason)
 
 static void auth_challenge(struct smtp_server *s)
 {
-    size_t n = s->sasl_out.len;
-    size_t enc = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *b64 = xmalloc(enc);
-    sodium_bin2base64(b64, enc, (const unsigned char *)s->sasl_out.p, n,
-                      sodium_base64_VARIANT_ORIGINAL);
     struct buf b;
     buf_init(&b, 0);
-    buf_printf(&b, "334 %s\r\n", b64);
+    buf_append_cstr(&b, "334 ");
+    sasl_b64_encode(&b, buf_str(&s->sasl_out));
+    buf_append_cstr(&b, "\r\n");
     s->cb.write(s->ctx, buf_str(&b));
     buf_free(&b);
-    free(b64);
     s->state = ST_AUTH;
 }
 
@@ -504,24 +500,6 @@ static void auth_status(struct smtp_server *s, enum sasl_status st, const char *
     }
 }
 
-/* Decodes a base64 SASL response; "=" is the empty one. */
-static int auth_decode(struct str in, struct buf *out)
-{
-    buf_clear(out);
-    if (in.len == 1 && in.p[0] == '=')
-        return 0;
-    size_t cap = in.len / 4 * 3 + 3;
-    char *bin = xmalloc(cap + 1);
-    size_t n;
-    int r = sodium_base642bin((unsigned char *)bin, cap, in.p, in.len, NULL, &n, NULL,
-                              sodium_base64_VARIANT_ORIGINAL);
-    if (r == 0)
-        buf_append(out, bin, n);
-    sodium_memzero(bin, cap + 1);
-    free(bin);
-    return r == 0 ? 0 : -1;
-}
-
 static void auth_input(struct smtp_server *s, struct str line)
 {
     if (line.len == 1 && line.p[0] == '*') {
@@ -535,7 +513,7 @@ static void auth_input(struct smtp_server *s, struct str line)
     }
     struct buf in;
     buf_init(&in, 0);
-    if (auth_decode(line, &in) < 0) {
+    if (sasl_b64_decode(line, &in) < 0) {
         buf_free(&in);
         auth_reset(s);
         protocol_error(s, 501, "5.5.2", "Invalid base64 in AUTH response");
@@ -591,7 +569,7 @@ static void cmd_auth(struct smtp_server *s, const struct smtp_command *c)
     }
     struct buf in;
     buf_init(&in, 0);
-    if (ir.p && auth_decode(ir, &in) < 0) {
+    if (ir.p && sasl_b64_decode(ir, &in) < 0) {
         buf_free(&in);
         protocol_error(s, 501, "5.5.2", "Invalid base64 in AUTH initial response");
         return;

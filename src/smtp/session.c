@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "auth/password.h"
-#include "core/addr.h"
 #include "core/log.h"
 #include "mime/mime.h"
 #include "smtp/headers.h"
@@ -30,7 +29,6 @@ struct session {
     bool closed;
     bool engine_paused;        /* the engine waits for an answer */
     bool output_paused;        /* the client is not reading its replies */
-    char ip[64];
     enum smtp_mode mode;
     /* after AUTH */
     int64_t account_id;
@@ -134,12 +132,7 @@ static void cb_starttls(void *ctx)
 static bool cb_channel_binding(void *ctx, struct sasl_channel_binding *out)
 {
     struct session *ss = ctx;
-    SSL *ssl = ss->closed ? NULL : conn_ssl(ss->c);
-    if (!ssl || SSL_version(ssl) != TLS1_3_VERSION)
-        return false;
-    static const char label[] = "EXPORTER-Channel-Binding";
-    return SSL_export_keying_material(ssl, out->data, sizeof(out->data), label,
-                                      sizeof(label) - 1, NULL, 0, 0) == 1;
+    return !ss->closed && tls_exporter_binding(conn_ssl(ss->c), out->data, sizeof(out->data));
 }
 
 /* ---- MAIL and RCPT ---- */
@@ -233,7 +226,7 @@ static void cb_rcpt(void *ctx, struct smtp_transaction *t, struct smtp_rcpt *r)
         return;
     case STORE_RCPT_UNKNOWN_USER:
         log_info("smtp", "rcpt-refused", "session=%s ip=%s rcpt=%s reason=unknown-user",
-                 conn_id(ss->c), ss->ip, log_q(address));
+                 conn_id(ss->c), ss->login.ip, log_q(address));
         smtp_server_reply(ss->engine, 550, "5.1.1", "<%s>: No such user here", address);
         return;
     case STORE_RCPT_NOT_LOCAL:
@@ -248,7 +241,7 @@ static void cb_rcpt(void *ctx, struct smtp_transaction *t, struct smtp_rcpt *r)
             return;
         }
         log_info("smtp", "rcpt-refused", "session=%s ip=%s rcpt=%s reason=relay",
-                 conn_id(ss->c), ss->ip, log_q(address));
+                 conn_id(ss->c), ss->login.ip, log_q(address));
         smtp_server_reply(ss->engine, 554, "5.7.1", "<%s>: Relay access denied", address);
         return;
     }
@@ -494,7 +487,7 @@ static void cb_data(void *ctx, struct smtp_transaction *t)
     SSL *ssl = conn_ssl(ss->c);
     struct smtp_received rcv = {
         .helo = info->helo,
-        .ip = ss->ip,
+        .ip = ss->login.ip,
         .hostname = cfg->server_hostname,
         .esmtp = info->esmtp,
         .tls = info->tls,
@@ -700,7 +693,6 @@ void smtp_session_start(struct conn *c, const struct service *svc, const struct 
     ss->env = env;
     ss->refs = 1;
     ss->mode = strcmp(svc->name, "smtp") == 0 ? SMTP_MODE_MX : SMTP_MODE_SUBMISSION;
-    addr_format_ip(conn_peer_addr(c), ss->ip, sizeof(ss->ip));
     login_init(&ss->login, env, "smtp", c);
     ss->login.owner = ss;
     ss->login.ref = login_ref;
