@@ -57,7 +57,7 @@ struct imap_session {
     bool engine_paused, output_paused;
     bool idling;
     bool job_running;
-    struct store_acct *acct;  /* opened by the first job after login */
+    struct store_acct *acct;  /* the pool's handle, held only while a job runs */
     struct store_watch *watch;
     struct imap_event *events, *events_tail;
     unsigned nevents;

@@ -191,19 +191,29 @@ char *imap_name_from_wire(struct imap_job *j, struct str name)
     return imap_mutf7_decode(j->arena, name);
 }
 
+static void job_run(struct imap_job *j);
+
+/* The account's handle is the pool's between jobs: an idle client holds
+ * none (see store_acct_take). */
 static void job_work(void *arg)
 {
     struct imap_job *j = arg;
     struct imap_session *ss = j->ss;
-    if (!ss->acct) {
-        char *err = NULL;
-        int r = store_acct_open(ss->env->store, ss->login.account_id, &ss->acct, &err);
-        if (r != STORE_OK) {
-            imap_job_store_error(j, r, err);
-            free(err);
-            return;
-        }
+    char *err = NULL;
+    int r = store_acct_take(ss->env->store, ss->login.account_id, &ss->acct, &err);
+    if (r != STORE_OK) {
+        imap_job_store_error(j, r, err);
+        free(err);
+        return;
     }
+    job_run(j);
+    store_acct_give(ss->acct);
+    ss->acct = NULL;
+}
+
+static void job_run(struct imap_job *j)
+{
+    struct imap_session *ss = j->ss;
     if (!imap_view_check(j)) {
         if (j->cmd && imap_server_state(ss->engine) == IMAP_STATE_SELECTED) {
             switch (j->cmd->cmd) {

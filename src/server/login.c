@@ -52,10 +52,14 @@ struct pw_job {
     struct login *l;
     struct store *store;
     const char *dummy_hash;
+    struct auth_cache *cache;
+    unsigned cache_ttl;
+    int64_t now;
     char *user;
     char *password;
     size_t len;
     bool ok;
+    bool cached;
 };
 
 static void pw_work(void *arg)
@@ -65,9 +69,17 @@ static void pw_work(void *arg)
     char *err = NULL;
     int r = store_account_credentials(j->store, j->user, &cred, &err);
     free(err);
+    if (r == STORE_OK &&
+        auth_cache_check(j->cache, cred.hash, j->password, j->len, j->now, j->cache_ttl)) {
+        j->ok = j->cached = true;
+        auth_wipe(&cred, sizeof(cred));
+        return;
+    }
     /* An unknown user costs the same argon2id run as a known one. */
     bool ok = auth_password_verify(r == STORE_OK ? cred.hash : j->dummy_hash, j->password, j->len);
     j->ok = ok && r == STORE_OK;
+    if (j->ok && j->cache_ttl)
+        auth_cache_put(j->cache, cred.hash, j->password, j->len, j->now);
     auth_wipe(&cred, sizeof(cred));
 }
 
@@ -76,6 +88,7 @@ static void pw_done(void *arg)
     struct pw_job *j = arg;
     struct login *l = j->l;
     void *owner = l->owner;
+    l->cached = j->cached;
     if (!l->gone(owner))
         l->checked(owner, j->ok);
     auth_wipe(j->password, j->len);
@@ -91,17 +104,21 @@ void login_password(struct login *l, const char *user, struct str password)
     j->l = l;
     j->store = l->env->store;
     j->dummy_hash = l->env->dummy_hash;
+    j->cache = l->env->login_cache;
+    j->cache_ttl = (unsigned)(l->env->cfg->auth_login_cache / 1000);
+    j->now = now_s();
     j->user = xstrdup(user ? user : "");
     j->password = xmalloc(password.len + 1);
     memcpy(j->password, password.p, password.len);
     j->password[password.len] = '\0';
     j->len = password.len;
     l->ref(l->owner);
-    workers_submit(l->env->workers, pw_work, pw_done, j);
+    workers_submit(l->env->hash_workers, pw_work, pw_done, j);
 }
 
 void login_scram(struct login *l, const char *user)
 {
+    l->cached = false;
     struct auth_credentials cred;
     char *err = NULL;
     int r = store_account_credentials(l->env->store, user, &cred, &err);
@@ -134,8 +151,8 @@ void login_done(struct login *l, const char *user, bool ok, const char *reason)
             l->account_id = acct.id;
             free(l->account);
             l->account = xstrdup(acct.address);
-            log_info(l->module, "auth", "session=%s ip=%s user=%s", conn_id(l->c), l->ip,
-                     log_q(acct.address));
+            log_info(l->module, "auth", "session=%s ip=%s user=%s%s", conn_id(l->c), l->ip,
+                     log_q(acct.address), l->cached ? " cached=yes" : "");
             arena_free(a);
             free(err);
             l->finished(l->owner, true, false);

@@ -36,6 +36,7 @@ struct login {
     /* After a successful login: */
     int64_t account_id;
     char *account;               /* the account's address, as stored */
+    bool cached;                 /* the last password check hit the login cache */
     struct event *delay;
 };
 

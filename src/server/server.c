@@ -23,6 +23,8 @@
 
 #define SERVER_MAX_LISTENERS (ADDR_LIST_MAX * 16)
 #define SHUTDOWN_POLL_MS 50
+/* Verified-password cache slots (auth/cache.h): 8192 × 48 bytes. */
+#define LOGIN_CACHE_SLOTS 8192
 
 struct server;
 
@@ -192,6 +194,9 @@ static void reload(struct server *srv)
     if (cfg->server_workers != srv->cfg->server_workers)
         log_warn("core", "reload-partial", "setting=server.workers reason=%s",
                  log_q("takes effect at the next start"));
+    if (cfg->auth_hash_threads != srv->cfg->auth_hash_threads)
+        log_warn("core", "reload-partial", "setting=auth.hash_threads reason=%s",
+                 log_q("takes effect at the next start"));
     if (strcmp(cfg->store_subaddress_separator, srv->cfg->store_subaddress_separator))
         log_warn("core", "reload-partial", "setting=store.subaddress_separator reason=%s",
                  log_q("takes effect at the next start"));
@@ -273,6 +278,7 @@ static void server_free(struct server *srv)
     close_listeners(srv);
     conn_close_all("exit");
     /* Workers first: their last jobs may still use the store. */
+    workers_free(srv->env.hash_workers);
     workers_free(srv->env.workers);
     store_close(srv->env.store);
     if (srv->shutdown_timer)
@@ -284,6 +290,7 @@ static void server_free(struct server *srv)
     }
     tls_server_unref(srv->env.tls);
     auth_throttle_free(srv->env.throttle);
+    auth_cache_free(srv->env.login_cache);
     free(srv->dummy_hash);
     if (srv->env.base)
         event_base_free(srv->env.base);
@@ -374,7 +381,9 @@ int server_run(const char *config_file)
         struct auth_throttle_config tc;
         throttle_config(srv->cfg, &tc);
         srv->env.throttle = auth_throttle_new(&tc);
+        srv->env.login_cache = auth_cache_new(LOGIN_CACHE_SLOTS);
     }
+    srv->env.hash_workers = workers_new(srv->env.base, (int)srv->cfg->auth_hash_threads);
     struct store_options sopt = {
         .data_dir = srv->cfg->server_data_dir,
         .subaddress_separators = srv->cfg->store_subaddress_separator,

@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/conn.h"
+#include "auth/cache.h"
 #include "auth/throttle.h"
 #include "core/tls.h"
 #include "store/store.h"
@@ -25,11 +26,13 @@ struct service_env {
     struct tls_server *tls;        /* the current certificates (for STARTTLS) */
     struct event_base *base;
     struct workers *workers;
+    struct workers *hash_workers;  /* password hashes only ([auth] hash_threads) */
     struct store *store;           /* the mail store, attached to the loop */
     struct auth_throttle *throttle; /* failed logins, shared by every protocol */
     unsigned char secret[32];      /* random per process: salts fake SCRAM exchanges */
     const char *dummy_hash;        /* an argon2id hash of nothing: unknown users are
                                       checked against it, so they take as long */
+    struct auth_cache *login_cache; /* passwords verified lately ([auth] login_cache) */
 };
 
 enum service_proto { PROTO_SMTP, PROTO_IMAP, PROTO_POP3, PROTO_HTTP };

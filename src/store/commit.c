@@ -36,6 +36,7 @@ struct acct_queue {
     struct append_op *pending, *pending_tail; /* files written, awaiting a commit */
     struct append_op *batch;             /* in the running commit */
     bool committing;                     /* a commit or index job has the slot */
+    bool cleaned;                        /* orphans removed (first job) */
     struct event *index_timer;           /* the idle wait, or the next chunk */
     /* Written by the index job, read by its `done`. */
     int index_result;
@@ -122,19 +123,27 @@ static void finish_op(struct append_op *op)
     free(op);
 }
 
-/* The queue's handle on the account, opened by its first job (on a worker). */
+/* The queue's handle on the account, taken from the pool by each job (on a
+ * worker) and given back at its end (queue_give). */
 static int queue_acct(struct acct_queue *q, char **error_r)
 {
-    if (q->acct)
-        return STORE_OK;
-    int r = store_acct_open(q->c->s, q->account_id, &q->acct, error_r);
+    int r = store_acct_take(q->c->s, q->account_id, &q->acct, error_r);
+    if (r != STORE_OK || q->cleaned)
+        return r;
     /* First use in this process: files of appends that a crash cut short
      * (older than an hour, so never one still being written). */
+    q->cleaned = true;
     unsigned removed;
     char *e = NULL;
-    if (r == STORE_OK && store_acct_clean_orphans(q->acct, 3600, &removed, &e) != STORE_OK)
+    if (store_acct_clean_orphans(q->acct, 3600, &removed, &e) != STORE_OK)
         free(e);
     return r;
+}
+
+static void queue_give(struct acct_queue *q)
+{
+    store_acct_give(q->acct);
+    q->acct = NULL;
 }
 
 /* ---- step 2: the index ---- */
@@ -191,6 +200,7 @@ static void commit_job(void *arg)
     for (struct append_op *op = q->batch; op; op = op->next)
         if (op->result != STORE_OK)
             message_unlink_file(op->msg_dir, op->name);
+    queue_give(q);
     free(err);
 }
 
@@ -247,6 +257,7 @@ static void index_job(void *arg)
     q->index_result = queue_acct(q, &err);
     if (q->index_result == STORE_OK)
         q->index_result = store_acct_index_pending(q->acct, INDEX_CHUNK, &q->indexed, &err);
+    queue_give(q);
     /* Nobody to tell: the files stay pending for the next idle period, and
      * a search, which indexes first, reports the error to its caller. */
     free(err);

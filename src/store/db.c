@@ -198,6 +198,7 @@ int store_open(const struct store_options *opt, struct store **out, char **error
     }
     struct store *s = xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->qlock, NULL);
+    pthread_mutex_init(&s->pool_lock, NULL);
     s->subaddress_separators =
         xstrdup(opt->subaddress_separators ? opt->subaddress_separators : "+");
     s->data_dir = xstrdup(opt->data_dir);
@@ -252,6 +253,8 @@ void store_close(struct store *s)
     if (!s)
         return;
     committer_free(s->committer);
+    pool_free(s);
+    pthread_mutex_destroy(&s->pool_lock);
     hub_free(s->hub);
     sqlite3_close(s->db);
     queue_close(s);

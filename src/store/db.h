@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include "store/store.h"
 
@@ -26,6 +27,10 @@ struct store {
     pthread_mutex_t qlock;
     sqlite3 *qdb;
     unsigned index_delay_ms;           /* store_set_index_delay */
+    /* Idle account handles (pool.c), most recently given back first. */
+    pthread_mutex_t pool_lock;
+    struct store_acct *pool_idle;
+    unsigned pool_nidle;
 };
 
 /* An open account's mail (store_acct_open). */
@@ -36,6 +41,8 @@ struct store_acct {
     sqlite3 *db;
     char *dir;      /* data/accounts/<id> */
     char *msg_dir;  /* data/accounts/<id>/msg */
+    struct store_acct *pool_next; /* in the idle pool */
+    time_t pool_since;            /* given back at (monotonic seconds) */
 };
 
 /* Helpers shared by acct.c, mailbox.c and message.c. */
@@ -65,6 +72,8 @@ void acct_collect_files(struct store_acct *acct);
 void hub_publish(struct store *s, int64_t account_id, const char *mailbox,
                  enum store_event_kind kind, uint32_t uid, uint64_t modseq);
 void hub_free(struct store_hub *h);
+/* Closes the pool's idle handles (store_close). */
+void pool_free(struct store *s);
 struct store_committer *committer_new(struct store *s, struct event_base *base,
                                       struct workers *w);
 /* Waits for nothing: call after the worker pool has drained, and before the

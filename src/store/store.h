@@ -187,6 +187,14 @@ struct store_acct;
  * mailboxes (Sent, Drafts, Junk, Trash, Archive) the first time. */
 int store_acct_open(struct store *s, int64_t account_id, struct store_acct **out, char **error_r);
 void store_acct_close(struct store_acct *acct);
+/* The same from the process's pool: a handle is used by one thread at a
+ * time, so take one around a piece of work and give it back after (outside
+ * any transaction); the pool keeps a bounded number of idle handles for a
+ * short while, so a session or a delivery keeps none while it waits. */
+int store_acct_take(struct store *s, int64_t account_id, struct store_acct **out, char **error_r);
+void store_acct_give(struct store_acct *acct);
+/* Idle handles in the pool now (for tests). */
+unsigned store_acct_pool_idle(struct store *s);
 /* After a crash: removes message files no index entry refers to (written
  * by an append that never committed) and stale temporary files, if older than
  * min_age seconds — younger ones may belong to an append still running in

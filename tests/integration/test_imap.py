@@ -289,3 +289,53 @@ def test_a_mailbox_renamed_under_a_session_is_not_confused_with_its_successor(sr
     assert b.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS ())"]
     a.logout()
     b.logout()
+
+
+def auth_lines(srv):
+    return [l for l in srv.log().splitlines() if " imap auth " in l]
+
+
+def test_a_repeated_login_is_served_from_the_login_cache(srv):
+    """The second login with the same password skips argon2id (logged as
+    cached=yes); a wrong password is never a cache hit; a password change
+    misses at once; SMTP AUTH shares the cache."""
+    for _ in range(2):
+        logged_in(srv).logout()
+    lines = auth_lines(srv)
+    assert len(lines) == 2
+    assert "cached=yes" not in lines[0] and "cached=yes" in lines[1]
+    m = connect(srv)
+    with pytest.raises(imaplib.IMAP4.error):
+        m.login(USER, PASSWORD + "x")
+    m.logout()
+    # A new password: the old one fails at once, the new one hashes once.
+    r = srv.cli("account", "passwd", USER, "--password-stdin", input="a brand new one\n")
+    assert r.returncode == 0, r.stderr
+    m = connect(srv)
+    with pytest.raises(imaplib.IMAP4.error):
+        m.login(USER, PASSWORD)
+    m.logout()
+    for _ in range(2):
+        m = connect(srv)
+        m.login(USER, "a brand new one")
+        m.logout()
+    lines = auth_lines(srv)
+    assert len(lines) == 4
+    assert "cached=yes" not in lines[2] and "cached=yes" in lines[3]
+    with smtplib.SMTP("127.0.0.1", srv.port("submission"), timeout=10) as c:
+        c.starttls(context=tls_client_context())
+        c.login(USER, "a brand new one")
+    smtp_auth = [l for l in srv.log().splitlines() if " smtp auth " in l]
+    assert len(smtp_auth) == 1 and "cached=yes" in smtp_auth[0]
+
+
+def test_the_login_cache_can_be_turned_off(make_server):
+    s = make_server()
+    s.quickstart()
+    s.add_account(USER, PASSWORD)
+    s.set("auth", "login_cache", "0")
+    s.start()
+    for _ in range(3):
+        logged_in(s).logout()
+    lines = auth_lines(s)
+    assert len(lines) == 3 and not any("cached=yes" in l for l in lines)
