@@ -349,8 +349,11 @@ int store_message_search(struct store_acct *acct, const char *mailbox, const cha
     }
     sqlite3_stmt *st = acct_prepare(
         acct,
-        trigram ? "SELECT m.uid FROM messages m JOIN files f ON f.name = m.file JOIN fts ON"
-                  " fts.rowid = f.id WHERE m.mailbox_id = ? AND fts MATCH ? ORDER BY m.uid"
+        /* From the hits to their messages (CROSS JOIN fixes that order:
+         * the other way runs the MATCH once per message). */
+        trigram ? "SELECT m.uid FROM fts CROSS JOIN files f CROSS JOIN messages m"
+                  " WHERE fts MATCH ?2 AND f.id = fts.rowid AND m.file = f.name"
+                  " AND m.mailbox_id = ?1 ORDER BY m.uid"
                 : "SELECT m.uid FROM messages m JOIN files f ON f.name = m.file JOIN fts ON"
                   " fts.rowid = f.id WHERE m.mailbox_id = ? AND fts.text LIKE ? ESCAPE '\\'"
                   " ORDER BY m.uid",
