@@ -33,6 +33,14 @@ struct store {
     unsigned pool_nidle;
 };
 
+/* A cached prepared statement (acct_prepare). */
+struct acct_stmt {
+    sqlite3_stmt *st;
+    uint64_t used;        /* for LRU */
+    bool busy;            /* handed out, not yet finished */
+};
+#define ACCT_STMT_CACHE 24
+
 /* An open account's mail (store_acct_open). */
 struct store_acct {
     struct store *store;
@@ -43,10 +51,17 @@ struct store_acct {
     char *msg_dir;  /* data/accounts/<id>/msg */
     struct store_acct *pool_next; /* in the idle pool */
     time_t pool_since;            /* given back at (monotonic seconds) */
+    struct acct_stmt stmts[ACCT_STMT_CACHE];
+    uint64_t stmt_clock;
 };
 
 /* Helpers shared by acct.c, mailbox.c and message.c. */
+/* A statement from the handle's cache (or newly prepared): give it back
+ * with acct_finish, never sqlite3_finalize. */
 sqlite3_stmt *acct_prepare(struct store_acct *acct, const char *sql, char **error_r);
+/* Resets a statement from acct_prepare for its next use (or finalizes one
+ * the cache did not keep); NULL is ignored. */
+void acct_finish(struct store_acct *acct, sqlite3_stmt *st);
 int acct_exec(struct store_acct *acct, const char *sql, char **error_r);
 int acct_begin(struct store_acct *acct, char **error_r);
 int acct_commit(struct store_acct *acct, char **error_r);

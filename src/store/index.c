@@ -136,7 +136,7 @@ struct mime_part *store_message_structure(struct store_acct *acct, struct arena 
         if (blob && n > 0)
             root = mime_deserialize(a, (struct str){ blob, (size_t)n });
     }
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (size < 0) {
         *error_r = xasprintf("no message file %s", file);
         return NULL;
@@ -209,13 +209,13 @@ static int index_pending(struct store_acct *acct, unsigned max, int64_t up_to,
     }
     if (n < max && rc != SQLITE_DONE) {
         *error_r = acct_error(acct, "listing files to index");
-        sqlite3_finalize(st);
+        acct_finish(acct, st);
         for (size_t i = 0; i < n; i++)
             free(pf[i].name);
         free(pf);
         return STORE_ERR_IO;
     }
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
 
     /* The CPU work, outside the transaction, as at delivery. */
     int r = STORE_OK;
@@ -274,8 +274,8 @@ static int index_pending(struct store_acct *acct, unsigned max, int64_t up_to,
                 r = STORE_ERR_IO;
             }
         }
-        sqlite3_finalize(del);
-        sqlite3_finalize(ins);
+        acct_finish(acct, del);
+        acct_finish(acct, ins);
         if (r == STORE_OK)
             r = acct_commit(acct, error_r);
         else
@@ -316,7 +316,7 @@ int store_message_search(struct store_acct *acct, const char *mailbox, const cha
         goto out;
     }
     int64_t up_to = sqlite3_step(last) == SQLITE_ROW ? sqlite3_column_int64(last, 0) : 0;
-    sqlite3_finalize(last);
+    acct_finish(acct, last);
     unsigned done = 1;
     while (up_to > 0 && done > 0)
         if ((r = index_pending(acct, SEARCH_CATCH_UP_CHUNK, up_to, &done, error_r)) != STORE_OK)
@@ -369,7 +369,7 @@ int store_message_search(struct store_acct *acct, const char *mailbox, const cha
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         cb(ctx, (uint32_t)sqlite3_column_int64(st, 0));
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_DONE) {
         *error_r = acct_error(acct, "searching");
         r = STORE_ERR_IO;

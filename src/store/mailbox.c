@@ -57,7 +57,7 @@ int64_t mailbox_id(struct store_acct *acct, const char *canonical)
     sqlite3_bind_text(st, 1, canonical, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     return id;
 }
 
@@ -94,7 +94,7 @@ int64_t mailbox_next_modseq(struct store_acct *acct, int64_t id, char **error_r)
         return -1;
     sqlite3_bind_int64(st, 1, id);
     int64_t m = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (m < 0)
         *error_r = acct_error(acct, "taking a modseq");
     return m;
@@ -113,7 +113,7 @@ static int64_t next_uidvalidity(struct store_acct *acct, char **error_r)
         return -1;
     sqlite3_bind_int64(st, 1, (int64_t)time(NULL) & 0xffffffff);
     int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (v < 0)
         *error_r = acct_error(acct, "taking a uidvalidity");
     else if (v > 0xffffffffLL)
@@ -163,7 +163,7 @@ int store_mailbox_list(struct store_acct *acct, int (*cb)(void *ctx, const struc
         if (cb(ctx, &m))
             break;
     }
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         *error_r = acct_error(acct, "listing mailboxes");
         return STORE_ERR_IO;
@@ -197,7 +197,7 @@ int store_mailbox_get(struct store_acct *acct, struct arena *a, const char *name
         *error_r = acct_error(acct, "reading a mailbox");
         r = STORE_ERR_IO;
     }
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     return r;
 }
 
@@ -212,7 +212,7 @@ static int insert_mailbox(struct store_acct *acct, const char *name, const char 
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int noselect = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (noselect == 0) {
         if (must_be_new) {
             *error_r = xasprintf("mailbox %s exists already", name);
@@ -235,7 +235,7 @@ static int insert_mailbox(struct store_acct *acct, const char *name, const char 
     sqlite3_bind_text(st, 2, special ? special : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, uidvalidity);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_DONE) {
         *error_r = acct_error(acct, "creating a mailbox");
         return -1;
@@ -324,7 +324,7 @@ static int drop_messages(struct store_acct *acct, int64_t id, bool expunge, uint
             }
             (*uids)[(*nuids)++] = (uint32_t)sqlite3_column_int64(sel, 0);
         }
-        sqlite3_finalize(sel);
+        acct_finish(acct, sel);
         if (*nuids) {
             int64_t modseq = mailbox_next_modseq(acct, id, error_r);
             if (modseq < 0)
@@ -340,7 +340,7 @@ static int drop_messages(struct store_acct *acct, int64_t id, bool expunge, uint
             sqlite3_bind_int64(van, 1, modseq);
             sqlite3_bind_int64(van, 2, id);
             int rc = sqlite3_step(van);
-            sqlite3_finalize(van);
+            acct_finish(acct, van);
             if (rc != SQLITE_DONE) {
                 *error_r = acct_error(acct, "expunging");
                 return STORE_ERR_IO;
@@ -352,7 +352,7 @@ static int drop_messages(struct store_acct *acct, int64_t id, bool expunge, uint
         return STORE_ERR_IO;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_DONE) {
         *error_r = acct_error(acct, "deleting messages");
         return STORE_ERR_IO;
@@ -396,14 +396,14 @@ static int do_delete(struct store_acct *acct, void *arg)
     }
     sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        acct_finish(acct, st);
         *d->error_r = xasprintf("no mailbox %s", canon);
         r = STORE_ERR_NOT_FOUND;
         goto out;
     }
     int64_t id = sqlite3_column_int64(st, 0);
     bool noselect = sqlite3_column_int(st, 1) != 0, children = sqlite3_column_int(st, 2) != 0;
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (noselect && children) {
         *d->error_r = xasprintf("%s has inferior mailboxes and holds no messages: delete those "
                                 "first", canon);
@@ -423,7 +423,7 @@ static int do_delete(struct store_acct *acct, void *arg)
     }
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_DONE) {
         *d->error_r = acct_error(acct, "deleting a mailbox");
         r = STORE_ERR_IO;
@@ -433,7 +433,7 @@ static int do_delete(struct store_acct *acct, void *arg)
     if (st) {
         sqlite3_bind_int64(st, 1, id);
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        acct_finish(acct, st);
     }
 out:
     arena_free(a);
@@ -498,7 +498,7 @@ static int do_rename(struct store_acct *acct, void *arg)
         sqlite3_bind_int64(st, 1, from_id);
         sqlite3_bind_int64(st, 2, to_id);
         int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        acct_finish(acct, st);
         if (rc != SQLITE_DONE) {
             *d->error_r = acct_error(acct, "moving INBOX");
             r = STORE_ERR_IO;
@@ -514,7 +514,7 @@ static int do_rename(struct store_acct *acct, void *arg)
         }
         sqlite3_bind_int64(st, 1, to_id);
         rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        acct_finish(acct, st);
         if (rc != SQLITE_DONE) {
             *d->error_r = acct_error(acct, "moving INBOX");
             r = STORE_ERR_IO;
@@ -533,7 +533,7 @@ static int do_rename(struct store_acct *acct, void *arg)
     }
     sqlite3_bind_int64(st, 1, to_id);
     sqlite3_step(st);
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     st = acct_prepare(acct,
                       "UPDATE mailboxes SET name = ?2 || substr(name, length(?1) + 1) WHERE"
                       " name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'",
@@ -545,7 +545,7 @@ static int do_rename(struct store_acct *acct, void *arg)
     sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_DONE) {
         if (sqlite3_extended_errcode(acct->db) == SQLITE_CONSTRAINT_UNIQUE) {
             *d->error_r = xasprintf("a mailbox under %s exists already", to);
@@ -603,7 +603,7 @@ static int do_subscribe(struct store_acct *acct, void *arg)
         *sa->error_r = acct_error(acct, "subscribing");
         r = STORE_ERR_IO;
     }
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
 out:
     arena_free(a);
     return r;

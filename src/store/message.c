@@ -179,7 +179,7 @@ int message_insert(struct store_acct *acct, int64_t mbox, const char *file, size
         sqlite3_bind_null(st, 3);
     int rc = sqlite3_step(st);
     int64_t file_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (file_id < 0)
         goto db_fail;
     /* The full-text index comes later (store_acct_index_pending). */
@@ -188,7 +188,7 @@ int message_insert(struct store_acct *acct, int64_t mbox, const char *file, size
         return STORE_ERR_IO;
     sqlite3_bind_int64(st, 1, file_id);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_DONE)
         goto db_fail;
     st = acct_prepare(acct,
@@ -198,7 +198,7 @@ int message_insert(struct store_acct *acct, int64_t mbox, const char *file, size
         return STORE_ERR_IO;
     sqlite3_bind_int64(st, 1, mbox);
     int64_t uid = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (uid < 1 || uid > 0xffffffffLL)
         goto db_fail;
     int64_t modseq = mailbox_next_modseq(acct, mbox, error_r);
@@ -218,7 +218,7 @@ int message_insert(struct store_acct *acct, int64_t mbox, const char *file, size
     sqlite3_bind_int64(st, 6, internal_date ? internal_date : (int64_t)time(NULL));
     sqlite3_bind_int64(st, 7, modseq);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_DONE)
         goto db_fail;
     *uid_r = (uint32_t)uid;
@@ -249,7 +249,7 @@ int message_append_in_tx(struct store_acct *acct, struct arena *a,
         if (!st)
             return STORE_ERR_IO;
         int64_t used = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-        sqlite3_finalize(st);
+        acct_finish(acct, st);
         if ((unsigned long long)used + req->len > acct->quota) {
             *error_r = xasprintf("mailbox full: %lld of %llu bytes used, the message has %zu",
                                  (long long)used, acct->quota, req->len);
@@ -345,7 +345,7 @@ int store_message_list(struct store_acct *acct, const char *mailbox, uint32_t ui
         if (cb(ctx, &m))
             break;
     }
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         *error_r = acct_error(acct, "listing messages");
         r = STORE_ERR_IO;
@@ -477,8 +477,8 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
     }
     if (!get || !put)
         r = STORE_ERR_IO;
-    sqlite3_finalize(get);
-    sqlite3_finalize(put);
+    acct_finish(acct, get);
+    acct_finish(acct, put);
     if (r == STORE_OK)
         r = acct_commit(acct, error_r);
     else
@@ -568,9 +568,9 @@ static int remove_messages(struct store_acct *acct, int64_t mbox, const uint32_t
     free(found);
     if (modseq_r)
         *modseq_r = modseq;
-    sqlite3_finalize(sel);
-    sqlite3_finalize(del);
-    sqlite3_finalize(van);
+    acct_finish(acct, sel);
+    acct_finish(acct, del);
+    acct_finish(acct, van);
     return r;
 }
 
@@ -694,9 +694,9 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
         pairs_add(&done, sorted[i], (uint32_t)sqlite3_column_int64(bump, 0));
         sqlite3_step(bump);
     }
-    sqlite3_finalize(ins);
-    sqlite3_finalize(bump);
-    sqlite3_finalize(has);
+    acct_finish(acct, ins);
+    acct_finish(acct, bump);
+    acct_finish(acct, has);
     int64_t src_modseq = 0;
     if (r == STORE_OK && move && done.n)
         r = remove_messages(acct, src, done.a, done.n, true, NULL, NULL, &src_modseq, error_r);
@@ -744,7 +744,7 @@ int store_message_vanished(struct store_acct *acct, const char *mailbox, uint64_
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         cb(ctx, (uint32_t)sqlite3_column_int64(st, 0));
-    sqlite3_finalize(st);
+    acct_finish(acct, st);
     if (rc != SQLITE_DONE) {
         *error_r = acct_error(acct, "listing vanished messages");
         r = STORE_ERR_IO;
