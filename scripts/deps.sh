@@ -11,13 +11,13 @@ set -euo pipefail
 BUILD_PKGS=(
     build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
     libevent-dev libssl-dev libunbound-dev libsqlite3-dev libsodium-dev
-    libinih-dev libjansson-dev libidn2-dev openssl ca-certificates
+    libinih-dev libjansson-dev libidn2-dev zlib1g-dev openssl ca-certificates
 )
 TEST_PKGS=(
     python3 python3-pytest python3-nacl python3-dkim python3-spf python3-dnspython
     python3-aiosmtpd python3-yaml python3-cryptography python3-openssl
     swaks libnet-ssleay-perl libio-socket-ssl-perl isync fetchmail getmail6 postfix dovecot-imapd dovecot-pop3d
-    neomutt publicsuffix
+    neomutt bsdutils publicsuffix
 )
 
 missing=()

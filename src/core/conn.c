@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "core/addr.h"
+#include "core/deflate.h"
 #include "core/log.h"
 #include "core/tls.h"
 
@@ -35,7 +36,9 @@ struct conn {
     bool closing;       /* close once output is flushed */
     bool closed;        /* closed; free when the callback depth drops to 0 */
     bool notified;      /* TLS close_notify sent */
-    bool draining_under; /* waiting for the socket layer under STARTTLS to drain */
+    bool draining_under; /* waiting for the layers under STARTTLS/COMPRESS to drain */
+    struct deflate_state *deflate; /* COMPRESS=DEFLATE: owned by its filter */
+    struct event *deflate_failed;  /* closes the conn, outside the filter */
     int depth;          /* nesting of our callbacks into the engine */
     char *close_reason;
     char id[16];
@@ -56,6 +59,17 @@ static void apply_timeout(struct conn *c, long long ms)
 void conn_set_handshake_timeout(long long ms)
 {
     handshake_timeout_ms = ms;
+}
+
+/* A layer under another (STARTTLS, COMPRESS) takes this much of the upper
+ * layer's output at most, so queued output stays in the top layer, where
+ * conn_set_drain watches it and the engine's backpressure sees it. */
+#define UNDER_HIGH (64u << 10)
+#define COMPRESS_READ_AHEAD (256u << 10)
+
+static void hold_back(struct bufferevent *under)
+{
+    bufferevent_setwatermark(under, EV_WRITE, 0, UNDER_HIGH);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg);
@@ -133,6 +147,8 @@ static void conn_destroy(struct conn *c)
         c->next->prev = c->prev;
     nconns--;
     bufferevent_free(c->bev); /* closes the socket and frees the SSL */
+    if (c->deflate_failed)
+        event_free(c->deflate_failed);
     free(c->close_reason);
     free(c);
 }
@@ -168,27 +184,29 @@ static bool leave(struct conn *c)
 static void under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
 
 /* A closing conn whose own output is empty: say goodbye at the TLS level
- * and close once the bytes are on the wire. After STARTTLS, the TLS layer
- * hands its bytes to the socket layer below it; those must drain too, or the
- * last reply (SMTP 221, IMAP BYE) would be freed unsent. */
+ * and close once the bytes are on the wire. Under STARTTLS or COMPRESS,
+ * the upper layer hands its bytes to the one below it; those must drain
+ * too, or the last reply (SMTP 221, IMAP BYE) would be freed unsent. */
 static void close_when_drained(struct conn *c)
 {
     if (c->closed)
         return;
-    if (c->ssl && !c->tls_handshaking && !c->notified) {
-        c->notified = true;
-        SSL_shutdown(c->ssl); /* queues close_notify; the peer's is not awaited */
-        ERR_clear_error();
-    }
-    struct bufferevent *under = bufferevent_get_underlying(c->bev);
-    if (under) {
-        struct evbuffer *out = bufferevent_get_output(under);
-        if (evbuffer_get_length(out) > 0) {
+    /* Down the layers (COMPRESS, TLS, socket; the top one is empty): each
+     * must have passed its bytes on before the next is looked at, and
+     * close_notify goes out only after the last plaintext went into TLS. */
+    for (struct bufferevent *b = c->bev; b; b = bufferevent_get_underlying(b)) {
+        struct evbuffer *out = bufferevent_get_output(b);
+        if (b != c->bev && evbuffer_get_length(out) > 0) {
             if (!c->draining_under) {
                 c->draining_under = true;
                 evbuffer_add_cb(out, under_drained, c);
             }
             return;
+        }
+        if (c->ssl && !c->tls_handshaking && !c->notified && bufferevent_openssl_get_ssl(b)) {
+            c->notified = true;
+            SSL_shutdown(c->ssl); /* queues close_notify; the peer's is not awaited */
+            ERR_clear_error();
         }
     }
     finish(c, c->close_reason ? c->close_reason : "closed");
@@ -199,8 +217,10 @@ static void under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *i
     (void)info;
     struct conn *c = arg;
     if (evbuffer_get_length(buf) == 0 && !c->closed) {
+        evbuffer_remove_cb(buf, under_drained, c);
+        c->draining_under = false;
         c->depth++;
-        finish(c, c->close_reason ? c->close_reason : "closed");
+        close_when_drained(c); /* the next layer down, or the end */
         leave(c);
     }
 }
@@ -211,7 +231,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     char chunk[CONN_READ_CHUNK];
     c->depth++;
-    while (!c->closed && !c->closing && !c->paused && evbuffer_get_length(in)) {
+    /* bev != c->bev: the engine stacked COMPRESS on this layer meanwhile. */
+    while (!c->closed && !c->closing && !c->paused && bev == c->bev && evbuffer_get_length(in)) {
         int n = evbuffer_remove(in, chunk, sizeof(chunk));
         if (n <= 0)
             break;
@@ -301,7 +322,10 @@ void conn_printf(struct conn *c, const char *fmt, ...)
 
 size_t conn_pending_output(const struct conn *c)
 {
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
+    size_t n = 0;
+    for (struct bufferevent *b = c->bev; b; b = bufferevent_get_underlying(b))
+        n += evbuffer_get_length(bufferevent_get_output(b));
+    return n;
 }
 
 void conn_set_drain(struct conn *c, size_t low, void (*drained)(struct conn *c, void *ctx))
@@ -355,6 +379,7 @@ int conn_starttls(struct conn *c, SSL *ssl)
     bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
     /* The plaintext layer's idle timer would still fire under the TLS one. */
     bufferevent_set_timeouts(c->bev, NULL, NULL);
+    hold_back(c->bev);
     c->bev = tls;
     c->ssl = ssl;
     c->tls_handshaking = true;
@@ -362,6 +387,61 @@ int conn_starttls(struct conn *c, SSL *ssl)
     apply_timeout(c, handshake_timeout_ms);
     bufferevent_enable(tls, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
     return 0;
+}
+
+static void deflate_failed_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (c->closed)
+        return;
+    log_info("conn", "compress-error", "session=%s peer=%s", c->id, c->peer);
+    conn_close(c, "compression error");
+}
+
+static void deflate_failed(void *arg)
+{
+    struct conn *c = arg;
+    event_active(c->deflate_failed, EV_TIMEOUT, 0);
+}
+
+int conn_compress(struct conn *c)
+{
+    if (c->deflate || c->closed || c->closing || c->tls_handshaking)
+        return -1;
+    c->deflate_failed = evtimer_new(c->base, deflate_failed_cb, c);
+    struct deflate_state *z = c->deflate_failed ? deflate_state_new(deflate_failed, c) : NULL;
+    if (!z)
+        return -1;
+    /* As for STARTTLS: what the client sent before it saw the OK was not
+     * compressed, and is not a command either. */
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    struct bufferevent *f = bufferevent_filter_new(c->bev, deflate_filter_in, deflate_filter_out,
+                                                   BEV_OPT_CLOSE_ON_FREE, deflate_state_free, z);
+    if (!f) {
+        deflate_state_free(z);
+        return -1;
+    }
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    hold_back(c->bev);
+    c->bev = f;
+    c->deflate = z;
+    /* A few compressed bytes can inflate to megabytes: inflate only this
+     * far ahead of the engine. */
+    bufferevent_setwatermark(f, EV_READ, 0, COMPRESS_READ_AHEAD);
+    if (c->drained)
+        bufferevent_setwatermark(f, EV_WRITE, c->drain_low, 0);
+    bufferevent_setcb(f, read_cb, write_cb, event_cb, c);
+    apply_timeout(c, c->idle_ms);
+    bufferevent_enable(f, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
+    return 0;
+}
+
+bool conn_is_compressed(const struct conn *c)
+{
+    return c->deflate != NULL;
 }
 
 bool conn_is_tls(const struct conn *c)

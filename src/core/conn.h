@@ -70,6 +70,15 @@ void conn_set_handshake_timeout(long long ms);
  * bytes it was handed in this read callback and reset its line reader. */
 int conn_starttls(struct conn *c, SSL *ssl);
 bool conn_is_tls(const struct conn *c);
+/* Starts DEFLATE both ways (IMAP COMPRESS, RFC 4978), after the engine's
+ * "OK" has been queued: that reply goes out as it is, everything written
+ * after is compressed, everything read after is inflated. Input the conn
+ * still holds was sent before the client saw the OK and is dropped, as for
+ * STARTTLS (the engine drops the rest of its read too). -1 when
+ * already compressed, closing, or in a TLS handshake. Data that does not
+ * inflate closes the connection (log: conn compress-error). */
+int conn_compress(struct conn *c);
+bool conn_is_compressed(const struct conn *c);
 SSL *conn_ssl(const struct conn *c);
 
 /* Sends what is queued, then closes (closed runs with `reason`). */

@@ -16,20 +16,41 @@ struct fetch_ctx {
     uint32_t n;
     bool flags_too;            /* \Seen was set as a side effect: send FLAGS */
     bool want_uid;
+    bool want_modseq;          /* MODSEQ asked for, or implied (CHANGEDSINCE, CONDSTORE) */
     int error;
 };
 
-static bool wanted(const struct fetch_ctx *f, uint32_t uid)
+static bool in_sorted(const uint32_t *v, uint32_t n, uint32_t x)
 {
-    uint32_t lo = 0, hi = f->n;
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (f->uids[mid] < uid)
+        if (v[mid] < x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < f->n && f->uids[lo] == uid;
+    return lo < n && v[lo] == x;
+}
+
+static bool wanted(const struct fetch_ctx *f, uint32_t uid)
+{
+    return in_sorted(f->uids, f->n, uid);
+}
+
+struct uid_list {
+    uint32_t *v;
+    uint32_t n, cap;
+};
+
+static void uid_push(void *ctx, uint32_t uid)
+{
+    struct uid_list *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = uid;
 }
 
 /* The whole message file (the store never changes it). */
@@ -164,6 +185,10 @@ static int fetch_one(void *ctx, const struct store_message *m)
         SEP();
         buf_printf(o, "UID %u", m->uid);
     }
+    if (f->want_modseq) {
+        SEP();
+        buf_printf(o, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+    }
     struct str msg = STR_NULL;
     struct mime_part *root = NULL;
     bool flags_sent = false;
@@ -188,9 +213,7 @@ static int fetch_one(void *ctx, const struct store_message *m)
             buf_printf(o, "RFC822.SIZE %llu", (unsigned long long)m->size);
             break;
         case IMAP_FETCH_MODSEQ:
-            SEP();
-            buf_printf(o, "MODSEQ (%llu)", (unsigned long long)m->modseq);
-            break;
+            break; /* with UID, above */
         case IMAP_FETCH_ENVELOPE:
         case IMAP_FETCH_BODY:
         case IMAP_FETCH_BODYSTRUCTURE:
@@ -276,29 +299,66 @@ unreadable:
     return 0;
 }
 
+/* UID FETCH ... (CHANGEDSINCE n VANISHED): the UIDs of the set expunged
+ * since n, before the FETCH responses (RFC 7162 §3.2.6). "*" counts as
+ * past every UID ever given, so "1:*" also covers expunged messages above
+ * the highest one left. */
+static int fetch_vanished(struct imap_job *j, const struct imap_fetch_args *a)
+{
+    struct uid_list l = { 0 };
+    char *err = NULL;
+    int r = store_message_vanished(j->ss->acct, j->ss->view.mailbox, a->changedsince, uid_push,
+                                   &l, &err);
+    if (r == STORE_OK) {
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < l.n; i++)
+            if (imap_seq_set_contains(&a->set, l.v[i], UINT32_MAX))
+                l.v[w++] = l.v[i];
+        imap_write_vanished(j, true, l.v, w);
+    } else {
+        imap_job_store_error(j, r, err);
+    }
+    free(err);
+    free(l.v);
+    return r == STORE_OK ? 0 : -1;
+}
+
 void imap_cmd_fetch(struct imap_job *j)
 {
     const struct imap_fetch_args *a = &j->cmd->u.fetch;
     struct imap_view *v = &j->ss->view;
+    if (a->vanished && !(j->enabled & IMAP_ENABLED_QRESYNC)) {
+        imap_job_result(j, "BAD", NULL, "VANISHED needs ENABLE QRESYNC first");
+        return;
+    }
     bool mark_seen = false;
+    struct fetch_ctx f = { .j = j, .a = a, .want_uid = j->cmd->uid,
+                           .want_modseq = a->has_changedsince };
     for (uint32_t i = 0; i < a->n; i++) {
         const struct imap_fetch_att *att = &a->atts[i];
-        if (att->kind == IMAP_FETCH_BINARY || att->kind == IMAP_FETCH_BINARY_SIZE ||
-            a->has_changedsince) {
+        if (att->kind == IMAP_FETCH_BINARY || att->kind == IMAP_FETCH_BINARY_SIZE) {
             imap_job_result(j, "BAD", NULL, "Not supported");
             return;
         }
         if ((att->kind == IMAP_FETCH_BODY_SECTION && !att->peek) ||
             att->kind == IMAP_FETCH_RFC822 || att->kind == IMAP_FETCH_RFC822_TEXT)
             mark_seen = true;
-    }
-    struct fetch_ctx f = { .j = j, .a = a, .want_uid = j->cmd->uid };
-    for (uint32_t i = 0; i < a->n; i++)
-        if (a->atts[i].kind == IMAP_FETCH_UID)
+        if (att->kind == IMAP_FETCH_UID)
             f.want_uid = true;
+        if (att->kind == IMAP_FETCH_MODSEQ)
+            f.want_modseq = true;
+    }
+    if (f.want_modseq)
+        j->enabled |= IMAP_ENABLED_CONDSTORE; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
+    /* A FETCH that sets \Seen changes flags: once CONDSTORE is on, its
+     * answers carry UID and MODSEQ like every other flag change. */
+    if (mark_seen && !v->readonly && (j->enabled & IMAP_ENABLED_CONDSTORE))
+        f.want_uid = f.want_modseq = true;
     /* New mail first (a UID FETCH 1:* must see it); a non-UID FETCH must
      * not renumber, so its expunges wait. */
     imap_apply_updates(j, j->cmd->uid);
+    if (a->vanished && fetch_vanished(j, a) < 0)
+        return;
     f.uids = imap_view_resolve(j, &a->set, j->cmd->uid, &f.n);
     if (f.n == 0)
         return;
@@ -310,8 +370,10 @@ void imap_cmd_fetch(struct imap_job *j)
         err = NULL;
         f.flags_too = r == STORE_OK;
     }
-    int r = store_message_list(j->ss->acct, v->mailbox, f.uids[0], f.uids[f.n - 1], 0, fetch_one,
-                               &f, &err);
+    /* CHANGEDSINCE: only what changed after it (RFC 7162 §3.1.4.1); \Seen
+     * set just now is such a change. */
+    int r = store_message_list(j->ss->acct, v->mailbox, f.uids[0], f.uids[f.n - 1],
+                               a->has_changedsince ? a->changedsince : 0, fetch_one, &f, &err);
     if (r != STORE_OK) {
         imap_job_store_error(j, r, err);
         free(err);
@@ -324,26 +386,36 @@ void imap_cmd_fetch(struct imap_job *j)
 
 struct store_ctx {
     struct imap_job *j;
-    const uint32_t *uids;
+    const uint32_t *uids;      /* the set, ascending */
     uint32_t n;
-    bool uid;
+    const uint32_t *failed;    /* UNCHANGEDSINCE left these alone, ascending */
+    uint32_t nfailed;
+    bool want_uid, want_flags, want_modseq;
 };
 
 static int store_reply(void *ctx, const struct store_message *m)
 {
     struct store_ctx *s = ctx;
-    struct fetch_ctx f = { .uids = s->uids, .n = s->n };
-    if (!wanted(&f, m->uid))
+    if (!in_sorted(s->uids, s->n, m->uid) || in_sorted(s->failed, s->nfailed, m->uid))
         return 0;
     uint32_t msn = imap_view_msn(&s->j->ss->view, m->uid);
     if (!msn)
         return 0;
-    buf_printf(&s->j->out, "* %u FETCH (", msn);
-    if (s->uid)
-        buf_printf(&s->j->out, "UID %u ", m->uid);
-    buf_append_cstr(&s->j->out, "FLAGS ");
-    imap_write_flags(&s->j->out, m->flags, m->keywords);
-    buf_append_cstr(&s->j->out, ")\r\n");
+    struct buf *o = &s->j->out;
+    buf_printf(o, "* %u FETCH (", msn);
+    const char *sep = "";
+    if (s->want_uid) {
+        buf_printf(o, "UID %u", m->uid);
+        sep = " ";
+    }
+    if (s->want_flags) {
+        buf_printf(o, "%sFLAGS ", sep);
+        imap_write_flags(o, m->flags, m->keywords);
+        sep = " ";
+    }
+    if (s->want_modseq)
+        buf_printf(o, "%sMODSEQ (%llu)", sep, (unsigned long long)m->modseq);
+    buf_append_cstr(o, ")\r\n");
     return 0;
 }
 
@@ -355,10 +427,6 @@ void imap_cmd_store(struct imap_job *j)
         imap_job_result(j, "NO", "READ-ONLY", "The mailbox is read-only");
         return;
     }
-    if (a->has_unchangedsince) {
-        imap_job_result(j, "BAD", NULL, "Not supported");
-        return;
-    }
     unsigned flags;
     struct buf kw;
     buf_init(&kw, 0);
@@ -367,6 +435,9 @@ void imap_cmd_store(struct imap_job *j)
         imap_job_result(j, "BAD", NULL, "Unknown system flag");
         return;
     }
+    if (a->has_unchangedsince)
+        j->enabled |= IMAP_ENABLED_CONDSTORE; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
+    bool condstore = j->enabled & IMAP_ENABLED_CONDSTORE;
     imap_apply_updates(j, j->cmd->uid);
     uint32_t n;
     uint32_t *uids = imap_view_resolve(j, &a->set, j->cmd->uid, &n);
@@ -377,19 +448,48 @@ void imap_cmd_store(struct imap_job *j)
     enum store_flag_op op = a->op == IMAP_STORE_ADD      ? STORE_FLAGS_ADD
                             : a->op == IMAP_STORE_REMOVE ? STORE_FLAGS_REMOVE
                                                          : STORE_FLAGS_SET;
+    struct uid_list failed = { 0 };
     char *err = NULL;
-    int r = store_message_set_flags(j->ss->acct, v->mailbox, uids, n, op, flags,
-                                    kw.len ? buf_cstr(&kw) : (op == STORE_FLAGS_SET ? "" : NULL), 0,
-                                    NULL, NULL, &err);
+    int r = STORE_OK;
+    if (a->has_unchangedsince && a->unchangedsince == 0) {
+        /* Every message has a MODSEQ above 0, so UNCHANGEDSINCE 0 fails
+         * for all of them (RFC 7162 §3.1.3); the store takes 0 as "no
+         * condition". */
+        for (uint32_t i = 0; i < n; i++)
+            uid_push(&failed, uids[i]);
+    } else {
+        r = store_message_set_flags(j->ss->acct, v->mailbox, uids, n, op, flags,
+                                    kw.len ? buf_cstr(&kw) : (op == STORE_FLAGS_SET ? "" : NULL),
+                                    a->has_unchangedsince ? a->unchangedsince : 0, uid_push,
+                                    &failed, &err);
+    }
     buf_free(&kw);
     if (r != STORE_OK) {
         imap_job_store_error(j, r, err);
         free(err);
+        free(failed.v);
         return;
     }
-    if (!a->silent) {
-        struct store_ctx s = { j, uids, n, j->cmd->uid };
+    /* .SILENT drops FLAGS, but once CONDSTORE is on the client still
+     * learns each new MODSEQ (RFC 7162 §3.1.3). Messages UNCHANGEDSINCE
+     * left alone get no FETCH: MODIFIED names them. */
+    struct store_ctx s = { j, uids, n, failed.v, failed.n, j->cmd->uid || condstore, !a->silent,
+                           condstore };
+    if ((s.want_flags || s.want_modseq) && failed.n < n) {
         store_message_list(j->ss->acct, v->mailbox, uids[0], uids[n - 1], 0, store_reply, &s, &err);
         free(err);
     }
+    if (failed.n) {
+        /* MSNs for STORE, UIDs for UID STORE; both ascending. */
+        if (!j->cmd->uid)
+            for (uint32_t i = 0; i < failed.n; i++)
+                failed.v[i] = imap_view_msn(v, failed.v[i]);
+        struct buf code;
+        buf_init(&code, 0);
+        buf_append_cstr(&code, "MODIFIED ");
+        imap_write_set(&code, failed.v, failed.n);
+        imap_job_result(j, "OK", buf_cstr(&code), "Conditional STORE failed");
+        buf_free(&code);
+    }
+    free(failed.v);
 }

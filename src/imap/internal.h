@@ -62,6 +62,8 @@ struct imap_session {
     struct imap_event *events, *events_tail;
     unsigned nevents;
     bool resync;              /* too many events: compare everything instead */
+    bool condstore;           /* a CONDSTORE enabling command other than ENABLE ran
+                                 (RFC 7162 §3.1); the engine knows only ENABLE */
     char *selected;           /* loop-side copy of the selected mailbox's name */
     const struct imap_command *pending; /* a command waiting for a job or for output */
     struct imap_view view;
@@ -71,7 +73,8 @@ struct imap_job {
     struct imap_session *ss;
     const struct imap_command *cmd; /* NULL: only apply pending updates (IDLE) */
     struct imap_event *events;      /* taken from the session when submitted */
-    unsigned enabled;               /* IMAP_ENABLED_* at submission */
+    unsigned enabled;               /* IMAP_ENABLED_* at submission; a CONDSTORE
+                                       enabling command adds CONDSTORE */
     bool utf8;                      /* the client takes UTF-8 (rev2 or UTF8=ACCEPT) */
     bool resync;                    /* compare the whole mailbox (events overflowed) */
     bool expunges_deferred;         /* EXPUNGE events kept for a later job */
@@ -108,12 +111,26 @@ uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
 uint32_t *imap_view_resolve(struct imap_job *j, const struct imap_seq_set *set, bool uid,
                             uint32_t *n_r);
 void imap_view_clear(struct imap_view *v);
+/* "1:3,7" from ascending numbers. */
+void imap_write_set(struct buf *out, const uint32_t *v, uint32_t n);
+/* "* VANISHED [(EARLIER)] 1:3,7" (RFC 7162 §3.2.10) for ascending UIDs,
+ * split over several responses when long; nothing when n is 0. */
+void imap_write_vanished(struct imap_job *j, bool earlier, const uint32_t *uids, uint32_t n);
 
 /* Command bodies (run in the job). */
 void imap_cmd_mailbox(struct imap_job *j);  /* SELECT ... UNSUBSCRIBE, LIST, STATUS, APPEND, ... */
 void imap_cmd_fetch(struct imap_job *j);
 void imap_cmd_store(struct imap_job *j);
 void imap_cmd_search(struct imap_job *j);
+void imap_cmd_sort(struct imap_job *j);    /* SORT (sort.c) */
+void imap_cmd_thread(struct imap_job *j);  /* THREAD (sort.c, thread.c) */
+
+/* The UIDs of the selected mailbox's messages that a search program
+ * matches, ascending, in *uids_r (malloc'd, the caller frees it; NULL when
+ * none): what SORT and THREAD order. Returns STORE_OK or a store error
+ * with *error_r. */
+int imap_search_uids(struct imap_job *j, const struct imap_search *program, uint32_t **uids_r,
+                     uint32_t *n_r, char **error_r);
 
 /* A client's flag list to store flags and space-separated keywords
  * (appended to `keywords`); returns how many unknown \Flags it held. */

@@ -139,6 +139,8 @@ static int collect_uid(void *ctx, const struct store_message *m)
     return 0;
 }
 
+/* Once CONDSTORE is on, every unsolicited FETCH carries UID and MODSEQ
+ * (RFC 7162). */
 static int flags_line(void *ctx, const struct store_message *m)
 {
     struct imap_job *j = ctx;
@@ -147,8 +149,92 @@ static int flags_line(void *ctx, const struct store_message *m)
         return 0;
     buf_printf(&j->out, "* %u FETCH (UID %u FLAGS ", msn, m->uid);
     imap_write_flags(&j->out, m->flags, m->keywords);
+    if (j->enabled & IMAP_ENABLED_CONDSTORE)
+        buf_printf(&j->out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
     buf_append_cstr(&j->out, ")\r\n");
     return 0;
+}
+
+static void push_uid(void *ctx, uint32_t uid)
+{
+    struct list_ctx *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->uids = xrealloc(l->uids, l->cap * sizeof(*l->uids));
+    }
+    l->uids[l->n++] = uid;
+}
+
+void imap_write_set(struct buf *out, const uint32_t *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n;) {
+        uint32_t k = i;
+        while (k + 1 < n && v[k + 1] == v[k] + 1)
+            k++;
+        buf_printf(out, "%s%u", i ? "," : "", v[i]);
+        if (k > i)
+            buf_printf(out, ":%u", v[k]);
+        i = k + 1;
+    }
+}
+
+void imap_write_vanished(struct imap_job *j, bool earlier, const uint32_t *uids, uint32_t n)
+{
+    /* Some clients read lines of 8 KB at most (RFC 7162 §4 recommends
+     * 8192 octets): a long set goes out as several responses, which mean
+     * the same. */
+    struct buf *o = &j->out;
+    size_t line = 0;
+    bool open = false;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t k = i;
+        while (k + 1 < n && uids[k + 1] == uids[k] + 1)
+            k++;
+        if (open && o->len - line > 8000) {
+            buf_append_cstr(o, "\r\n");
+            open = false;
+        }
+        if (!open) {
+            line = o->len;
+            buf_append_cstr(o, earlier ? "* VANISHED (EARLIER) " : "* VANISHED ");
+            open = true;
+        } else {
+            buf_append_char(o, ',');
+        }
+        buf_printf(o, "%u", uids[i]);
+        if (k > i)
+            buf_printf(o, ":%u", uids[k]);
+        i = k + 1;
+    }
+    if (open)
+        buf_append_cstr(o, "\r\n");
+}
+
+/* Takes messages out of the view (`gone`: UIDs, ascending; any not in the
+ * view are skipped) and tells the client: one EXPUNGE each, numbered as
+ * the previous one left the view, or once QRESYNC is on one VANISHED for
+ * them all (RFC 7162 §3.2.10). */
+static void view_expunge(struct imap_job *j, const uint32_t *gone, uint32_t ngone)
+{
+    struct imap_view *v = &j->ss->view;
+    bool qresync = j->enabled & IMAP_ENABLED_QRESYNC;
+    uint32_t *vanished = arena_alloc(j->arena, (ngone ? ngone : 1) * sizeof(*vanished));
+    uint32_t nvanished = 0, k = 0, w = 0;
+    for (uint32_t i = 0; i < v->n; i++) {
+        uint32_t uid = v->uids[i];
+        while (k < ngone && gone[k] < uid)
+            k++;
+        if (k < ngone && gone[k] == uid) {
+            if (qresync)
+                vanished[nvanished++] = uid;
+            else
+                buf_printf(&j->out, "* %u EXPUNGE\r\n", w + 1);
+        } else {
+            v->uids[w++] = uid;
+        }
+    }
+    v->n = w;
+    imap_write_vanished(j, false, vanished, nvanished);
 }
 
 void imap_apply_updates(struct imap_job *j, bool expunges)
@@ -177,18 +263,16 @@ void imap_apply_updates(struct imap_job *j, bool expunges)
         struct list_ctx l = { j, NULL, 0, 0 };
         if (store_message_list(j->ss->acct, v->mailbox, 1, UINT32_MAX, 0, collect_uid, &l,
                                &err) == STORE_OK) {
-            uint32_t k = 0, w = 0;
+            uint32_t *gone = arena_alloc(j->arena, (v->n ? v->n : 1) * sizeof(*gone));
+            uint32_t ngone = 0, k = 0;
             for (uint32_t i = 0; i < v->n; i++) {
                 uint32_t uid = v->uids[i];
                 while (k < l.n && l.uids[k] < uid)
                     k++;
-                if (k < l.n && l.uids[k] == uid) {
-                    v->uids[w++] = uid;
-                } else {
-                    buf_printf(&j->out, "* %u EXPUNGE\r\n", w + 1);
-                }
+                if (k == l.n || l.uids[k] != uid)
+                    gone[ngone++] = uid;
             }
-            v->n = w;
+            view_expunge(j, gone, ngone);
         }
         free(l.uids);
         free(err);
@@ -243,10 +327,48 @@ void imap_apply_updates(struct imap_job *j, bool expunges)
 
 /* ---- SELECT / EXAMINE ---- */
 
+/* SELECT (QRESYNC (uidvalidity modseq [known-uids ...])) with the
+ * client's UIDVALIDITY: what its cache lacks since `modseq` — the UIDs
+ * expunged since (those it named, when it named them) in one VANISHED
+ * (EARLIER), then UID, flags and MODSEQ of every message changed since
+ * (RFC 7162 §3.2.5). The store keeps every expunged UID with the MODSEQ of
+ * its expunge, so the answer is exact and seq-match-data, which helps
+ * servers that forget them, is not needed. */
+static int qresync_select(struct imap_job *j, const struct imap_select_args *a)
+{
+    struct imap_view *v = &j->ss->view;
+    struct list_ctx gone = { j, NULL, 0, 0 };
+    char *err = NULL;
+    int r = store_message_vanished(j->ss->acct, v->mailbox, a->modseq, push_uid, &gone, &err);
+    if (r == STORE_OK) {
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < gone.n; i++)
+            if (!a->has_known_uids ||
+                imap_seq_set_contains(&a->known_uids, gone.uids[i], UINT32_MAX))
+                gone.uids[w++] = gone.uids[i];
+        imap_write_vanished(j, true, gone.uids, w);
+        if (v->n)
+            r = store_message_list(j->ss->acct, v->mailbox, 1, UINT32_MAX, a->modseq, flags_line,
+                                   j, &err);
+    }
+    free(gone.uids);
+    if (r != STORE_OK)
+        imap_job_store_error(j, r, err);
+    free(err);
+    return r == STORE_OK ? 0 : -1;
+}
+
 static void cmd_select(struct imap_job *j, bool readonly)
 {
     struct imap_session *ss = j->ss;
     const struct imap_select_args *a = &j->cmd->u.select;
+    if (a->qresync && !(j->enabled & IMAP_ENABLED_QRESYNC)) {
+        /* RFC 7162 §3.2.5; the selected mailbox stays as it was. */
+        imap_job_result(j, "BAD", NULL, "QRESYNC needs ENABLE QRESYNC first");
+        return;
+    }
+    if (a->condstore || a->qresync)
+        j->enabled |= IMAP_ENABLED_CONDSTORE; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
     /* A failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2). */
     bool was = ss->view.selected;
     imap_view_clear(&ss->view);
@@ -296,6 +418,15 @@ static void cmd_select(struct imap_job *j, bool readonly)
                                         "\\Seen \\Draft \\*)] Flags permitted\r\n");
     buf_printf(&j->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", m.uidvalidity);
     buf_printf(&j->out, "* OK [UIDNEXT %u] Predicted next UID\r\n", m.uidnext);
+    /* Every SELECT, whether CONDSTORE is on or not (RFC 7162 §3.1.2.1): a
+     * client that does not know the code ignores it. Read before the
+     * messages were listed, so it never claims a change not reported. */
+    buf_printf(&j->out, "* OK [HIGHESTMODSEQ %llu] Highest mailbox mod-sequence\r\n",
+               (unsigned long long)m.highestmodseq);
+    if (a->qresync && a->uidvalidity == m.uidvalidity && qresync_select(j, a) < 0) {
+        imap_view_clear(v);
+        return;
+    }
     j->state = IMAP_STATE_SELECTED;
     imap_job_result(j, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
                     readonly ? "EXAMINE" : "SELECT");
@@ -316,18 +447,6 @@ static void cmd_close(struct imap_job *j, bool expunge)
     imap_view_clear(v);
     j->set_state = true;
     j->state = IMAP_STATE_AUTHENTICATED;
-}
-
-static void expunged_one(void *ctx, uint32_t uid)
-{
-    struct imap_job *j = ctx;
-    struct imap_view *v = &j->ss->view;
-    uint32_t msn = imap_view_msn(v, uid);
-    if (!msn)
-        return;
-    memmove(&v->uids[msn - 1], &v->uids[msn], (v->n - msn) * sizeof(*v->uids));
-    v->n--;
-    buf_printf(&j->out, "* %u EXPUNGE\r\n", msn);
 }
 
 struct deleted_ctx {
@@ -381,11 +500,15 @@ static void cmd_expunge(struct imap_job *j)
         if (n == 0)
             return; /* nothing to expunge: OK */
     }
-    int r = store_message_expunge(j->ss->acct, v->mailbox, uids, n, expunged_one, j, &err);
+    struct list_ctx gone = { j, NULL, 0, 0 };
+    int r = store_message_expunge(j->ss->acct, v->mailbox, uids, n, push_uid, &gone, &err);
     if (r != STORE_OK) {
         imap_job_store_error(j, r, err);
         free(err);
+    } else {
+        view_expunge(j, gone.uids, gone.n); /* the store gives them in UID order */
     }
+    free(gone.uids);
 }
 
 /* ---- LIST / LSUB ---- */
@@ -570,6 +693,10 @@ static void cmd_status(struct imap_job *j)
         buf_printf(&items, " SIZE %llu", (unsigned long long)m.size);
     if (a->items & IMAP_STATUS_RECENT)
         buf_append_cstr(&items, " RECENT 0");
+    if (a->items & IMAP_STATUS_HIGHESTMODSEQ) {
+        j->enabled |= IMAP_ENABLED_CONDSTORE; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
+        buf_printf(&items, " HIGHESTMODSEQ %llu", (unsigned long long)m.highestmodseq);
+    }
     if (a->items & IMAP_STATUS_DELETED) {
         /* Counted from the list: the store keeps no per-flag counters. */
         uint32_t deleted = 0;
@@ -788,8 +915,7 @@ static void cmd_copy(struct imap_job *j, bool move)
         if (move) {
             /* RFC 6851: COPYUID in an untagged OK, then the expunges. */
             buf_printf(&j->out, "* OK [%s] Moved\r\n", buf_cstr(&code));
-            for (uint32_t i = 0; i < n; i++)
-                expunged_one(j, uids[i]);
+            view_expunge(j, uids, n);
             imap_job_result(j, "OK", NULL, "MOVE completed");
         } else {
             imap_job_result(j, "OK", buf_cstr(&code), "COPY completed");

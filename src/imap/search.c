@@ -26,6 +26,7 @@ struct search_ctx {
     const struct imap_search *program;
     struct text_hits *hits;
     uint32_t *out;
+    uint64_t *modseqs;         /* of each result, when the program has MODSEQ */
     uint32_t n, cap;
     int64_t now;
     int error;
@@ -69,7 +70,8 @@ static int prefetch_text(struct search_ctx *s, const struct imap_search *k)
             free(err);
             return -1;
         }
-        qsort(h->uids, h->n, sizeof(*h->uids), cmp_u32);
+        if (h->n) /* no hits: uids is NULL, which qsort must not get */
+            qsort(h->uids, h->n, sizeof(*h->uids), cmp_u32);
     }
     return 0;
 }
@@ -280,23 +282,63 @@ static int search_one(void *ctx, const struct store_message *m)
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 256;
         s->out = xrealloc(s->out, s->cap * sizeof(*s->out));
+        if (s->modseqs)
+            s->modseqs = xrealloc(s->modseqs, s->cap * sizeof(*s->modseqs));
     }
+    if (s->modseqs)
+        s->modseqs[s->n] = m->modseq;
     s->out[s->n++] = s->j->cmd->uid ? m->uid : c.msn;
     return 0;
 }
 
-/* "1:3,7" from an ascending list. */
-static void write_set(struct buf *o, const uint32_t *v, uint32_t n)
+static bool has_modseq_key(const struct imap_search *k)
 {
-    for (uint32_t i = 0; i < n;) {
-        uint32_t k = i;
-        while (k + 1 < n && v[k + 1] == v[k] + 1)
-            k++;
-        buf_printf(o, "%s%u", i ? "," : "", v[i]);
-        if (k > i)
-            buf_printf(o, ":%u", v[k]);
-        i = k + 1;
+    for (; k; k = k->next)
+        if (k->key == IMAP_SK_MODSEQ ||
+            ((k->key == IMAP_SK_AND || k->key == IMAP_SK_OR || k->key == IMAP_SK_NOT) &&
+             has_modseq_key(k->u.sub)))
+            return true;
+    return false;
+}
+
+/* The MODSEQ a search with a MODSEQ key answers with (RFC 7162 §3.1.5,
+ * and its ESEARCH rule): the highest of the messages it returns — with
+ * only MIN and/or MAX, of those one or two. */
+static uint64_t result_modseq(const struct search_ctx *s, unsigned ret)
+{
+    uint64_t h = 0;
+    if (ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT)) {
+        for (uint32_t i = 0; i < s->n; i++)
+            if (s->modseqs[i] > h)
+                h = s->modseqs[i];
+        return h;
     }
+    if (ret & IMAP_SEARCH_RET_MIN)
+        h = s->modseqs[0];
+    if ((ret & IMAP_SEARCH_RET_MAX) && s->modseqs[s->n - 1] > h)
+        h = s->modseqs[s->n - 1];
+    return h;
+}
+
+/* "1:3,7" from an ascending list. */
+/* Runs the program over the selected mailbox: s->out gets the matches
+ * (MSNs, or UIDs for a UID command). */
+static int run_search(struct search_ctx *s, char **error_r)
+{
+    struct imap_view *v = &s->j->ss->view;
+    int r = STORE_OK;
+    if (prefetch_text(s, s->program) < 0)
+        r = STORE_ERR_IO;
+    else if (v->n)
+        r = store_message_list(s->j->ss->acct, v->mailbox, v->uids[0], v->uids[v->n - 1], 0,
+                               search_one, s, error_r);
+    while (s->hits) {
+        struct text_hits *h = s->hits;
+        s->hits = h->next;
+        free(h->uids);
+        free(h);
+    }
+    return r;
 }
 
 void imap_cmd_search(struct imap_job *j)
@@ -313,24 +355,18 @@ void imap_cmd_search(struct imap_job *j)
     }
     imap_apply_updates(j, j->cmd->uid);
     struct search_ctx s = { .j = j, .program = a->program, .now = (int64_t)time(NULL) };
-    struct imap_view *v = &j->ss->view;
-    char *err = NULL;
-    int r = STORE_OK;
-    if (prefetch_text(&s, a->program) < 0)
-        r = STORE_ERR_IO;
-    else if (v->n)
-        r = store_message_list(j->ss->acct, v->mailbox, v->uids[0], v->uids[v->n - 1], 0,
-                               search_one, &s, &err);
-    while (s.hits) {
-        struct text_hits *h = s.hits;
-        s.hits = h->next;
-        free(h->uids);
-        free(h);
+    bool modseq = has_modseq_key(a->program);
+    if (modseq) {
+        j->enabled |= IMAP_ENABLED_CONDSTORE; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
+        s.modseqs = xmalloc(sizeof(*s.modseqs)); /* grows with s.out */
     }
+    char *err = NULL;
+    int r = run_search(&s, &err);
     if (r != STORE_OK) {
         imap_job_store_error(j, r, err);
         free(err);
         free(s.out);
+        free(s.modseqs);
         return;
     }
     bool esearch = a->has_return || (j->enabled & IMAP_ENABLED_IMAP4REV2);
@@ -339,6 +375,9 @@ void imap_cmd_search(struct imap_job *j)
         buf_append_cstr(o, "* SEARCH");
         for (uint32_t i = 0; i < s.n; i++)
             buf_printf(o, " %u", s.out[i]);
+        if (modseq && s.n)
+            buf_printf(o, " (MODSEQ %llu)",
+                       (unsigned long long)result_modseq(&s, IMAP_SEARCH_RET_ALL));
         buf_append_cstr(o, "\r\n");
     } else {
         unsigned ret = a->has_return && a->ret ? a->ret : IMAP_SEARCH_RET_ALL;
@@ -350,11 +389,36 @@ void imap_cmd_search(struct imap_job *j)
             buf_printf(o, " MAX %u", s.out[s.n - 1]);
         if ((ret & IMAP_SEARCH_RET_ALL) && s.n) {
             buf_append_cstr(o, " ALL ");
-            write_set(o, s.out, s.n);
+            imap_write_set(o, s.out, s.n);
         }
         if (ret & IMAP_SEARCH_RET_COUNT)
             buf_printf(o, " COUNT %u", s.n);
+        if (modseq && s.n)
+            buf_printf(o, " MODSEQ %llu", (unsigned long long)result_modseq(&s, ret));
         buf_append_cstr(o, "\r\n");
     }
     free(s.out);
+    free(s.modseqs);
+}
+
+/* ---- for SORT and THREAD ---- */
+
+int imap_search_uids(struct imap_job *j, const struct imap_search *program, uint32_t **uids_r,
+                     uint32_t *n_r, char **error_r)
+{
+    struct search_ctx s = { .j = j, .program = program, .now = (int64_t)time(NULL) };
+    struct imap_view *v = &j->ss->view;
+    int r = run_search(&s, error_r);
+    if (r != STORE_OK) {
+        free(s.out);
+        s.out = NULL;
+        s.n = 0;
+    }
+    /* search_one gives what the command names: MSNs for a non-UID one. */
+    if (!j->cmd->uid)
+        for (uint32_t i = 0; i < s.n; i++)
+            s.out[i] = v->uids[s.out[i] - 1];
+    *uids_r = s.out;
+    *n_r = s.n;
+    return r;
 }

@@ -58,6 +58,8 @@ struct imap_server {
     int busy;
     bool paused;
     bool shutdown_pending;
+    bool compressed;            /* COMPRESS DEFLATE is active */
+    bool drop_input;            /* the rest of this read came before COMPRESS's OK */
 
     struct sasl *sasl;
     struct buf sasl_out;
@@ -393,7 +395,6 @@ static void cmd_id(struct imap_server *s)
 static void cmd_enable(struct imap_server *s)
 {
     const struct imap_strs *e = &s->cur.u.enable;
-    unsigned before = s->enabled;
     struct buf b;
     buf_init(&b, 0);
     buf_append_cstr(&b, "* ENABLED");
@@ -414,8 +415,9 @@ static void cmd_enable(struct imap_server *s)
             bit = IMAP_ENABLED_UTF8;
             name = "UTF8=ACCEPT";
         }
-        /* RFC 5161: list only what this command newly enabled. */
-        if (bit && (s->enabled & bit) != bit && !(before & bit)) {
+        /* RFC 5161: list only what this command newly enabled. QRESYNC
+         * after CONDSTORE is new: it is enough that part of `bit` is. */
+        if (bit && (s->enabled & bit) != bit) {
             s->enabled |= bit;
             buf_printf(&b, " %s", name);
         }
@@ -447,6 +449,36 @@ static void cmd_starttls(struct imap_server *s)
     buf_init(&s->held, 0);
     s->rs = RS_TLS;
     s->cb.starttls(s->ctx);
+}
+
+/* COMPRESS DEFLATE (RFC 4978): the OK goes out uncompressed, then both
+ * directions are. Input the client sent with the command was sent before it
+ * saw the OK: dropped, as for STARTTLS. */
+static void cmd_compress(struct imap_server *s)
+{
+    if (!s->cb.compress) {
+        bad(s, "COMPRESS is not available");
+        command_end(s);
+        return;
+    }
+    if (!str_eq_nocase_cstr(s->cur.u.compress, "DEFLATE")) {
+        bad(s, "Unknown compression mechanism");
+        command_end(s);
+        return;
+    }
+    if (s->compressed) {
+        tagged(s, "NO", "COMPRESSIONACTIVE", "DEFLATE is already active");
+        command_end(s);
+        return;
+    }
+    tagged(s, "OK", NULL, "DEFLATE active");
+    command_reset(s);
+    linereader_reset(&s->lr);
+    buf_free(&s->held);
+    buf_init(&s->held, 0);
+    s->compressed = true;
+    s->drop_input = true;
+    s->cb.compress(s->ctx);
 }
 
 /* Which states a command is allowed in. */
@@ -498,6 +530,7 @@ static void dispatch(struct imap_server *s)
     case IMAP_CMD_ID: cmd_id(s); command_reset(s); return;
     case IMAP_CMD_LOGOUT: cmd_logout(s); return;
     case IMAP_CMD_STARTTLS: cmd_starttls(s); return;
+    case IMAP_CMD_COMPRESS: cmd_compress(s); return;
     case IMAP_CMD_ENABLE: cmd_enable(s); command_reset(s); return;
     case IMAP_CMD_LOGIN: cmd_login(s); return;
     case IMAP_CMD_AUTHENTICATE: cmd_authenticate(s); return;
@@ -609,7 +642,8 @@ static void idle_input(struct imap_server *s, struct str line)
 static void process(struct imap_server *s, struct str in)
 {
     s->busy++;
-    while (s->rs != RS_CLOSED && s->rs != RS_TLS && s->rs != RS_RUNNING) {
+    s->drop_input = false;
+    while (s->rs != RS_CLOSED && s->rs != RS_TLS && s->rs != RS_RUNNING && !s->drop_input) {
         if (s->rs == RS_LITERAL) {
             if (!in.len)
                 break;
@@ -645,7 +679,7 @@ static void process(struct imap_server *s, struct str in)
             line_done(s, line);
     }
     wait_check(s);
-    if (in.len && s->rs == RS_RUNNING) {
+    if (in.len && s->rs == RS_RUNNING && !s->drop_input) {
         if (s->held.len + in.len > HELD_MAX) {
             log_info("imap", "input-overflow", "session=%s held=%zu", s->session, s->held.len);
             outf(s, "* BYE Too much input while a command runs\r\n");

@@ -67,6 +67,9 @@ struct imap_server_callbacks {
     /* "OK Begin TLS negotiation now" is queued: upgrade, then call
      * imap_server_tls_started. */
     void (*starttls)(void *ctx);
+    /* "OK DEFLATE active" is queued: compress both directions from here
+     * (NULL: COMPRESS is refused). */
+    void (*compress)(void *ctx);
     bool (*channel_binding)(void *ctx, struct sasl_channel_binding *out);
 
     /* Login, as in smtp/server.h: blocked seconds or 0; then either a

@@ -16,7 +16,7 @@
 
 const char imap_capabilities[] =
     "IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
-    "SPECIAL-USE CHILDREN";
+    "SPECIAL-USE CHILDREN COMPRESS=DEFLATE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
 /* Replies queued for a client that does not read them: stop reading its
  * commands past this (see smtp/session.c). */
@@ -100,6 +100,15 @@ static void cb_starttls(void *ctx)
     if (!ssl || conn_starttls(ss->c, ssl) < 0) {
         log_error("imap", "starttls-failed", "session=%s", conn_id(ss->c));
         conn_close_after_flush(ss->c, "starttls failed");
+    }
+}
+
+static void cb_compress(void *ctx)
+{
+    struct imap_session *ss = ctx;
+    if (conn_compress(ss->c) < 0) {
+        log_error("imap", "compress-failed", "session=%s", conn_id(ss->c));
+        conn_close_after_flush(ss->c, "compress failed");
     }
 }
 
@@ -242,6 +251,12 @@ static void job_run(struct imap_job *j)
     case IMAP_CMD_SEARCH:
         imap_cmd_search(j);
         break;
+    case IMAP_CMD_SORT:
+        imap_cmd_sort(j);
+        break;
+    case IMAP_CMD_THREAD:
+        imap_cmd_thread(j);
+        break;
     default:
         imap_cmd_mailbox(j);
         break;
@@ -281,6 +296,8 @@ static void job_done(void *arg)
     struct imap_job *j = arg;
     struct imap_session *ss = j->ss;
     ss->job_running = false;
+    if (j->enabled & IMAP_ENABLED_CONDSTORE)
+        ss->condstore = true; /* for the rest of the session */
     free(ss->selected);
     ss->selected = ss->view.selected ? xstrdup(ss->view.mailbox) : NULL;
     if (!ss->closed) {
@@ -325,7 +342,7 @@ static void submit_job(struct imap_session *ss, const struct imap_command *cmd)
     ss->nevents = 0;
     ss->resync = false;
     buf_init(&j->code, 0);
-    j->enabled = imap_server_enabled(ss->engine);
+    j->enabled = imap_server_enabled(ss->engine) | (ss->condstore ? IMAP_ENABLED_CONDSTORE : 0);
     j->utf8 = j->enabled & (IMAP_ENABLED_IMAP4REV2 | IMAP_ENABLED_UTF8);
     j->arena = arena_new(0);
     buf_init(&j->out, 0);
@@ -432,6 +449,7 @@ static const struct imap_server_callbacks callbacks = {
     .close = cb_close,
     .pause = cb_pause,
     .starttls = cb_starttls,
+    .compress = cb_compress,
     .channel_binding = cb_channel_binding,
     .auth_blocked = cb_auth_blocked,
     .auth_password = cb_auth_password,

@@ -61,7 +61,7 @@ static const struct imap_server_callbacks cbs = {
     .idle = idle,
 };
 
-static void h_init(struct h *h, bool tls)
+static void h_init_caps(struct h *h, bool tls, const char *caps)
 {
     memset(h, 0, sizeof(*h));
     buf_init(&h->out, 0);
@@ -69,10 +69,15 @@ static void h_init(struct h *h, bool tls)
     struct imap_server_config cfg = {
         .hostname = "mx.example.test", .session = "t", .tls_active = tls, .starttls = !tls,
         .max_line = 200, .max_literal = 100, .append_limit = 1000, .max_bad = 10,
-        .sasl_secret = secret, .capabilities = "IMAP4rev2 IMAP4rev1 IDLE",
+        .sasl_secret = secret, .capabilities = caps,
     };
     h->s = imap_server_new(&cfg, &cbs, h);
     imap_server_greet(h->s);
+}
+
+static void h_init(struct h *h, bool tls)
+{
+    h_init_caps(h, tls, "IMAP4rev2 IMAP4rev1 IDLE");
 }
 
 static void h_free(struct h *h)
@@ -143,6 +148,35 @@ static void test_literal_limits(void)
     CHECK_STR(feed(&h, "e APPEND INBOX {1001+}\r\n"),
               "* BYE [TOOBIG] Literal too large (the limit is 1000 bytes)\r\n");
     CHECK(h.closed);
+    h_free(&h);
+}
+
+/* QRESYNC implies CONDSTORE (RFC 7162 §3.2.3); ENABLE lists what it newly
+ * turned on. QRESYNC after CONDSTORE once went unlisted and off. */
+static void test_enable_condstore_and_qresync(void)
+{
+    struct h h;
+    h_init_caps(&h, true, "IMAP4rev2 IMAP4rev1 CONDSTORE QRESYNC");
+    feed(&h, "a LOGIN user pencil\r\n");
+    CHECK_STR(feed(&h, "b ENABLE CONDSTORE\r\n"),
+              "* ENABLED CONDSTORE\r\nb OK ENABLE completed\r\n");
+    CHECK_INT(imap_server_enabled(h.s), IMAP_ENABLED_CONDSTORE);
+    CHECK_STR(feed(&h, "c ENABLE CONDSTORE QRESYNC\r\n"),
+              "* ENABLED QRESYNC\r\nc OK ENABLE completed\r\n");
+    CHECK_INT(imap_server_enabled(h.s), IMAP_ENABLED_CONDSTORE | IMAP_ENABLED_QRESYNC);
+    CHECK_STR(feed(&h, "d ENABLE QRESYNC CONDSTORE\r\n"), "* ENABLED\r\nd OK ENABLE completed\r\n");
+    h_free(&h);
+    h_init_caps(&h, true, "IMAP4rev2 IMAP4rev1 CONDSTORE QRESYNC");
+    feed(&h, "a LOGIN user pencil\r\n");
+    CHECK_STR(feed(&h, "b ENABLE QRESYNC CONDSTORE\r\n"),
+              "* ENABLED QRESYNC\r\nb OK ENABLE completed\r\n");
+    CHECK_INT(imap_server_enabled(h.s), IMAP_ENABLED_CONDSTORE | IMAP_ENABLED_QRESYNC);
+    h_free(&h);
+    /* Not offered: not enabled. */
+    h_init(&h, true);
+    feed(&h, "a LOGIN user pencil\r\n");
+    CHECK_STR(feed(&h, "b ENABLE QRESYNC\r\n"), "* ENABLED\r\nb OK ENABLE completed\r\n");
+    CHECK_INT(imap_server_enabled(h.s), 0);
     h_free(&h);
 }
 
@@ -237,6 +271,7 @@ int main(void)
     RUN(test_login_with_literals);
     RUN(test_literal_limits);
     RUN(test_bad_and_states);
+    RUN(test_enable_condstore_and_qresync);
     RUN(test_pipelined_commands_wait_for_the_running_one);
     RUN(test_idle);
     RUN(test_authenticate);
