@@ -47,6 +47,7 @@ struct imap_event {
 
 struct imap_session {
     char id[16];              /* the connection's id, for logs from jobs */
+    uint64_t origin;          /* marks this session's changes in store events */
     struct conn *c;
     const struct service *svc;
     const struct service_env *env;

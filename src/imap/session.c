@@ -215,6 +215,7 @@ static void job_work(void *arg)
         free(err);
         return;
     }
+    store_acct_set_origin(ss->acct, ss->origin);
     job_run(j);
     store_acct_give(ss->acct);
     ss->acct = NULL;
@@ -361,6 +362,10 @@ static void on_store_event(void *ctx, const struct store_event *ev)
         return;
     if (ss->resync)
         return;
+    /* Our own flag changes were answered by the command that made them (or
+     * were asked to be silent: STORE .SILENT, RFC 9051 §6.4.6). */
+    if (ev->kind == STORE_EVENT_FLAGS && ev->origin == ss->origin)
+        return;
     if (ss->nevents >= IMAP_EVENTS_MAX) {
         /* A flood (STORE 1:* on a big mailbox elsewhere): compare it all. */
         while (ss->events) {
@@ -466,6 +471,8 @@ void imap_session_start(struct conn *c, const struct service *svc, const struct 
     ss->c = c;
     snprintf(ss->id, sizeof(ss->id), "%s", conn_id(c));
     ss->svc = svc;
+    static uint64_t sessions; /* the loop thread's: origins are never reused */
+    ss->origin = ++sessions;
     ss->env = env;
     ss->refs = 1;
     login_init(&ss->login, env, "imap", c);

@@ -114,7 +114,7 @@ static void finish_op(struct append_op *op)
 {
     if (op->result == STORE_OK)
         hub_publish(op->c->s, op->account_id, op->mailbox, STORE_EVENT_APPEND, op->uid,
-                    op->modseq);
+                    op->modseq, 0);
     op->done(op->ctx, op->result, op->uid, op->error);
     message_index_free(&op->idx);
     free(op->msg_dir);

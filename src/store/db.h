@@ -52,6 +52,7 @@ struct store_acct {
     struct store_acct *pool_next; /* in the idle pool */
     time_t pool_since;            /* given back at (monotonic seconds) */
     struct acct_stmt stmts[ACCT_STMT_CACHE];
+    uint64_t origin;              /* store_acct_set_origin; 0 when pooled */
     uint64_t stmt_clock;
 };
 
@@ -85,7 +86,7 @@ void acct_collect_files(struct store_acct *acct);
 /* Queues a change notification (any thread; delivered on the loop). A no-op
  * until store_attach. */
 void hub_publish(struct store *s, int64_t account_id, const char *mailbox,
-                 enum store_event_kind kind, uint32_t uid, uint64_t modseq);
+                 enum store_event_kind kind, uint32_t uid, uint64_t modseq, uint64_t origin);
 void hub_free(struct store_hub *h);
 /* Closes the pool's idle handles (store_close). */
 void pool_free(struct store *s);

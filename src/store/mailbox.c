@@ -567,7 +567,7 @@ int store_mailbox_rename(struct store_acct *acct, const char *from, const char *
     int r = in_transaction(acct, do_rename, &d, error_r);
     for (size_t i = 0; r == STORE_OK && i < d.nexpunged; i++)
         hub_publish(acct->store, acct->id, "INBOX", STORE_EVENT_EXPUNGE, d.expunged[i],
-                    (uint64_t)d.modseq);
+                    (uint64_t)d.modseq, acct->origin);
     free(d.expunged);
     return r;
 }

@@ -294,7 +294,7 @@ int store_message_append(struct store_acct *acct, const struct store_append_req 
     }
     if (uid_r)
         *uid_r = uid;
-    hub_publish(acct->store, acct->id, mname, STORE_EVENT_APPEND, uid, modseq);
+    hub_publish(acct->store, acct->id, mname, STORE_EVENT_APPEND, uid, modseq, acct->origin);
 out:
     arena_free(a);
     return r;
@@ -485,7 +485,7 @@ int store_message_set_flags(struct store_acct *acct, const char *mailbox, const 
         acct_rollback(acct);
     for (size_t i = 0; r == STORE_OK && i < changed.n; i++)
         hub_publish(acct->store, acct->id, mname, STORE_EVENT_FLAGS, changed.a[i],
-                    (uint64_t)modseq);
+                    (uint64_t)modseq, acct->origin);
     free(changed.a);
     free(changed.b);
     free(sorted);
@@ -605,7 +605,7 @@ int store_message_expunge(struct store_acct *acct, const char *mailbox, const ui
             if (expunged)
                 expunged(ctx, done.a[i]);
             hub_publish(acct->store, acct->id, mname, STORE_EVENT_EXPUNGE, done.a[i],
-                        (uint64_t)modseq);
+                        (uint64_t)modseq, acct->origin);
         }
         acct_collect_files(acct);
     }
@@ -708,10 +708,10 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
         if (copied)
             copied(ctx, done.a[i], done.b[i]);
         hub_publish(acct->store, acct->id, dst_name, STORE_EVENT_APPEND, done.b[i],
-                    (uint64_t)modseq);
+                    (uint64_t)modseq, acct->origin);
         if (move)
             hub_publish(acct->store, acct->id, src_name, STORE_EVENT_EXPUNGE, done.a[i],
-                        (uint64_t)src_modseq);
+                        (uint64_t)src_modseq, acct->origin);
     }
 out:
     free(sorted);

@@ -36,14 +36,14 @@ struct store_hub {
 };
 
 void hub_publish(struct store *s, int64_t account_id, const char *mailbox,
-                 enum store_event_kind kind, uint32_t uid, uint64_t modseq)
+                 enum store_event_kind kind, uint32_t uid, uint64_t modseq, uint64_t origin)
 {
     struct store_hub *h = s->hub;
     if (!h)
         return;
     struct pending_event *p = xcalloc(1, sizeof(*p));
     p->mailbox = xstrdup(mailbox);
-    p->ev = (struct store_event){ account_id, p->mailbox, kind, uid, modseq };
+    p->ev = (struct store_event){ account_id, p->mailbox, kind, uid, modseq, origin };
     pthread_mutex_lock(&h->lock);
     if (h->tail)
         h->tail->next = p;

@@ -93,6 +93,7 @@ void store_acct_give(struct store_acct *acct)
     struct store_acct *expired = NULL;
     time_t now = pool_now();
     acct->pool_since = now;
+    acct->origin = 0;
     pthread_mutex_lock(&s->pool_lock);
     acct->pool_next = s->pool_idle;
     s->pool_idle = acct;
@@ -100,6 +101,11 @@ void store_acct_give(struct store_acct *acct)
     pool_expire(s, now, &expired);
     pthread_mutex_unlock(&s->pool_lock);
     close_all(expired);
+}
+
+void store_acct_set_origin(struct store_acct *acct, uint64_t origin)
+{
+    acct->origin = origin;
 }
 
 unsigned store_acct_pool_idle(struct store *s)

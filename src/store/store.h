@@ -193,6 +193,10 @@ void store_acct_close(struct store_acct *acct);
  * short while, so a session or a delivery keeps none while it waits. */
 int store_acct_take(struct store *s, int64_t account_id, struct store_acct **out, char **error_r);
 void store_acct_give(struct store_acct *acct);
+/* Marks the changes made through this handle until it is given back: their
+ * events carry `origin`, so a session can tell its own changes (which it has
+ * already reported) from others'. */
+void store_acct_set_origin(struct store_acct *acct, uint64_t origin);
 /* Idle handles in the pool now (for tests). */
 unsigned store_acct_pool_idle(struct store *s);
 /* After a crash: removes message files no index entry refers to (written
@@ -454,6 +458,7 @@ struct store_event {
     enum store_event_kind kind;
     uint32_t uid;
     uint64_t modseq;
+    uint64_t origin;      /* store_acct_set_origin of the handle that made it; 0: none */
 };
 
 struct store_watch;

@@ -1148,10 +1148,6 @@ def test_rfc9051_store_example(srv):
     assert flag_set(items["FLAGS"]) == {"\\Answered"}
 
 
-@pytest.mark.xfail(strict=True, reason="a session's own flag changes come back to it as "
-                   "unsolicited FETCH responses in its next command (after STORE .SILENT too, "
-                   "and twice after a plain STORE) (RFC 9051 6.4.6: .SILENT 'prevents the "
-                   "untagged FETCH'; only changes from an external source are to be sent)")
 def test_rfc9051_store_silent_sends_no_fetch_later_either(srv):
     twelve(srv, {})
     w = Wire.connect(srv)

@@ -129,8 +129,12 @@ static void record(void *ctx, const struct store_event *ev)
     struct seen_events *se = ctx;
     static const char *const kinds[] = { "append", "flags", "expunge" };
     size_t n = strlen(se->log);
-    snprintf(se->log + n, sizeof(se->log) - n, "%s %s %u;", kinds[ev->kind], ev->mailbox,
-             ev->uid);
+    if (ev->origin)
+        snprintf(se->log + n, sizeof(se->log) - n, "%s %s %u@%llu;", kinds[ev->kind],
+                 ev->mailbox, ev->uid, (unsigned long long)ev->origin);
+    else
+        snprintf(se->log + n, sizeof(se->log) - n, "%s %s %u;", kinds[ev->kind], ev->mailbox,
+                 ev->uid);
 }
 
 static void test_changes_are_notified(void)
@@ -163,6 +167,8 @@ static void test_changes_are_notified(void)
     uint32_t uid;
     CHECK_INT(store_message_append(acct, &req, &uid, &err), STORE_OK);
     CHECK_INT(store_message_append(acct, &req, NULL, &err), STORE_OK);
+    /* From here the changes carry the handle's origin (a session's mark). */
+    store_acct_set_origin(acct, 7);
     CHECK_INT(store_message_set_flags(acct, "INBOX", &uid, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
                                       NULL, 0, NULL, NULL, &err),
               STORE_OK);
@@ -182,8 +188,8 @@ static void test_changes_are_notified(void)
     /* Nothing is delivered before the loop runs; then everything, in order. */
     CHECK_STR(mine.log, "");
     event_base_loop(base, EVLOOP_NONBLOCK);
-    CHECK_STR(mine.log, "append INBOX 1;append INBOX 2;flags INBOX 1;append Archive 1;"
-                        "append Trash 1;expunge INBOX 2;flags INBOX 1;expunge INBOX 1;");
+    CHECK_STR(mine.log, "append INBOX 1;append INBOX 2;flags INBOX 1@7;append Archive 1@7;"
+                        "append Trash 1@7;expunge INBOX 2@7;flags INBOX 1@7;expunge INBOX 1@7;");
     CHECK_STR(theirs.log, ""); /* another account hears nothing */
     /* A removed watcher hears nothing more. */
     store_watch_remove(wm);
