@@ -280,7 +280,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     } else if (what & BEV_EVENT_TIMEOUT) {
         if (c->tls_handshaking)
             log_info("tls", "handshake-timeout", "session=%s peer=%s", c->id, c->peer);
-        finish(c, c->tls_handshaking ? "tls handshake timeout" : "timeout");
+        if (!c->tls_handshaking && !c->closing && c->h && c->h->timeout) {
+            c->h->timeout(c, c->ctx);
+            /* The engine must close; if it did not, the conn would hang
+             * with reading stopped by the timeout. */
+            if (!c->closing && !c->closed)
+                finish(c, "timeout");
+        } else {
+            finish(c, c->tls_handshaking ? "tls handshake timeout" : "timeout");
+        }
     } else if (what & BEV_EVENT_EOF) {
         finish(c, "peer closed");
     } else if (what & BEV_EVENT_ERROR) {

@@ -35,6 +35,9 @@ struct conn_handler {
     /* The server is shutting down: say goodbye (SMTP 421, IMAP BYE) and
      * close. NULL: the connection is just closed. */
     void (*shutdown)(struct conn *c, void *ctx);
+    /* No input for the idle timeout (conn_set_idle_timeout): say why (SMTP
+     * 421 4.4.2, IMAP BYE) and close. NULL: the connection is just closed. */
+    void (*timeout)(struct conn *c, void *ctx);
 };
 
 /* Wraps an accepted socket. With `ssl` the connection is implicit TLS: the

@@ -442,11 +442,18 @@ static void on_shutdown(struct conn *c, void *ctx)
     imap_server_shutdown(((struct imap_session *)ctx)->engine);
 }
 
+static void on_timeout(struct conn *c, void *ctx)
+{
+    (void)c;
+    imap_server_timeout(((struct imap_session *)ctx)->engine);
+}
+
 static const struct conn_handler handler = {
     .read = on_read,
     .tls_ready = on_tls_ready,
     .closed = on_closed,
     .shutdown = on_shutdown,
+    .timeout = on_timeout,
 };
 
 static const struct imap_server_callbacks callbacks = {

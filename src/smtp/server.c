@@ -1019,6 +1019,20 @@ void smtp_server_shutdown(struct smtp_server *s)
     close_session(s, "shutdown");
 }
 
+void smtp_server_timeout(struct smtp_server *s)
+{
+    if (s->state == ST_CLOSED)
+        return;
+    /* With an answer outstanding, a 421 now would land among the replies
+     * the client is counting: just close. */
+    if (s->wait == W_NONE) {
+        char text[300];
+        snprintf(text, sizeof(text), "%s Timeout waiting for input; closing", s->hostname);
+        write_reply(s, 421, "4.4.2", text);
+    }
+    close_session(s, "timeout");
+}
+
 const struct smtp_session_info *smtp_server_info(const struct smtp_server *s)
 {
     return &s->info;

@@ -131,6 +131,9 @@ void smtp_server_input(struct smtp_server *s, struct str bytes);
 void smtp_server_tls_started(struct smtp_server *s);
 /* The server is stopping: 421 now, or after the outstanding answer. */
 void smtp_server_shutdown(struct smtp_server *s);
+/* No input for the command or data timeout: "421 4.4.2 ... Timeout" (RFC
+ * 5321 §4.5.3.2), then close. */
+void smtp_server_timeout(struct smtp_server *s);
 
 /* Answers the outstanding mail, rcpt or data callback. For rcpt, a 2xx
  * reply accepts the recipient. A text may hold several lines ('\n'). */

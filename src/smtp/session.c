@@ -651,11 +651,19 @@ static void on_shutdown(struct conn *c, void *ctx)
     smtp_server_shutdown(ss->engine);
 }
 
+static void on_timeout(struct conn *c, void *ctx)
+{
+    (void)c;
+    struct session *ss = ctx;
+    smtp_server_timeout(ss->engine);
+}
+
 static const struct conn_handler handler = {
     .read = on_read,
     .tls_ready = on_tls_ready,
     .closed = on_closed,
     .shutdown = on_shutdown,
+    .timeout = on_timeout,
 };
 
 static const struct smtp_server_callbacks callbacks = {
