@@ -5,19 +5,26 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "imap/binary.h"
 #include "imap/encode.h"
 #include "imap/internal.h"
 #include "mime/mime.h"
 
+/* A FETCH, kept in the job's arena from one batch to the next (see
+ * internal.h: streaming). */
 struct fetch_ctx {
     struct imap_job *j;
     const struct imap_fetch_args *a;
     const uint32_t *uids;      /* wanted, ascending */
     uint32_t n;
+    uint32_t next;             /* the UID the next batch starts at */
+    bool more;                 /* the batch is full: stop after this message */
     bool flags_too;            /* \Seen was set as a side effect: send FLAGS */
     bool want_uid;
     bool want_modseq;          /* MODSEQ asked for, or implied (CHANGEDSINCE, CONDSTORE) */
     int error;
+    bool unknown_cte;          /* BINARY of a part whose encoding we cannot undo */
+    struct arena *scratch;     /* one message's file and structure, reset for each */
 };
 
 static bool in_sorted(const uint32_t *v, uint32_t n, uint32_t x)
@@ -54,8 +61,9 @@ static void uid_push(void *ctx, uint32_t uid)
 }
 
 /* The whole message file (the store never changes it). */
-static int read_file(struct imap_job *j, const struct store_message *m, struct str *out)
+static int read_file(struct fetch_ctx *f, const struct store_message *m, struct str *out)
 {
+    struct imap_job *j = f->j;
     char *err = NULL;
     int fd = store_message_open(j->ss->acct, m->file, &err);
     if (fd < 0) {
@@ -64,7 +72,7 @@ static int read_file(struct imap_job *j, const struct store_message *m, struct s
         free(err);
         return -1;
     }
-    char *p = arena_alloc(j->arena, m->size + 1);
+    char *p = arena_alloc(f->scratch, m->size + 1);
     size_t got = 0;
     while (got < m->size) {
         ssize_t r = read(fd, p + got, m->size - got);
@@ -91,7 +99,7 @@ static struct str range(struct str msg, size_t off, size_t len)
 
 /* HEADER.FIELDS (names) / HEADER.FIELDS.NOT: the fields kept, then the
  * blank line. */
-static struct str header_fields(struct imap_job *j, struct str header,
+static struct str header_fields(struct arena *a, struct str header,
                                 const struct imap_fetch_att *att)
 {
     struct buf b;
@@ -110,13 +118,13 @@ static struct str header_fields(struct imap_job *j, struct str header,
         }
     }
     buf_append_cstr(&b, "\r\n");
-    struct str out = arena_str(j->arena, buf_str(&b));
+    struct str out = arena_str(a, buf_str(&b));
     buf_free(&b);
     return out;
 }
 
 /* The bytes a BODY[section] names. */
-static struct str section_bytes(struct imap_job *j, struct str msg, const struct mime_part *root,
+static struct str section_bytes(struct arena *a, struct str msg, const struct mime_part *root,
                                 const struct imap_fetch_att *att)
 {
     const struct mime_part *p = root;
@@ -144,7 +152,7 @@ static struct str section_bytes(struct imap_job *j, struct str msg, const struct
         return range(msg, p->body_offset, p->body_len);
     if (att->text == IMAP_SECTION_HEADER)
         return header;
-    return header_fields(j, header, att);
+    return header_fields(a, header, att);
 }
 
 /* The section as the answer names it. Sent as the client wrote it, unless
@@ -167,6 +175,58 @@ static void write_section(struct buf *o, const struct imap_fetch_att *att)
     buf_append_char(o, ')');
 }
 
+/* The message's MIME structure, once per message. */
+static struct mime_part *structure(struct fetch_ctx *f, const struct store_message *m,
+                                   struct mime_part **root)
+{
+    if (!*root) {
+        char *err = NULL;
+        *root = store_message_structure(f->j->ss->acct, f->scratch, m->file, &err);
+        free(err);
+    }
+    return *root;
+}
+
+/* The <offset.count> range of section data. */
+static struct str partial(struct str data, const struct imap_fetch_att *att)
+{
+    return range(data, att->offset > data.len ? data.len : (size_t)att->offset,
+                 att->count > SIZE_MAX ? SIZE_MAX : (size_t)att->count);
+}
+
+/* BINARY[section]<partial> and BINARY.SIZE[section] (RFC 3516): 1 when
+ * the part's encoding cannot be undone. */
+static int fetch_binary(struct fetch_ctx *f, struct buf *o, struct str msg,
+                        const struct mime_part *root, const struct imap_fetch_att *att)
+{
+    struct buf dec;
+    buf_init(&dec, 0);
+    struct str data;
+    if (imap_binary_section(msg, root, att->parts, att->n_parts, &dec, &data) ==
+        IMAP_BINARY_UNKNOWN_CTE) {
+        buf_free(&dec);
+        return 1;
+    }
+    if (att->kind == IMAP_FETCH_BINARY_SIZE) {
+        buf_printf(o, "BINARY.SIZE[%.*s] %zu", (int)att->section.len, att->section.p, data.len);
+    } else {
+        buf_printf(o, "BINARY[%.*s]", (int)att->section.len, att->section.p);
+        if (att->partial) {
+            buf_printf(o, "<%llu>", (unsigned long long)att->offset);
+            data = partial(data, att);
+        }
+        buf_append_char(o, ' ');
+        /* literal8 only when the bytes need it: a client that asked for
+         * BINARY knows both, and a plain literal suits every parser. */
+        if (data.len && memchr(data.p, '\0', data.len))
+            imap_write_literal8(o, data);
+        else
+            imap_write_literal(o, data);
+    }
+    buf_free(&dec);
+    return 0;
+}
+
 static int fetch_one(void *ctx, const struct store_message *m)
 {
     struct fetch_ctx *f = ctx;
@@ -176,6 +236,7 @@ static int fetch_one(void *ctx, const struct store_message *m)
     uint32_t msn = imap_view_msn(&j->ss->view, m->uid);
     if (!msn)
         return 0;
+    arena_reset(f->scratch); /* the previous message's file and tree */
     struct buf *o = &j->out;
     size_t line_start = o->len;
     buf_printf(o, "* %u FETCH (", msn);
@@ -200,7 +261,7 @@ static int fetch_one(void *ctx, const struct store_message *m)
         case IMAP_FETCH_FLAGS:
             SEP();
             buf_append_cstr(o, "FLAGS ");
-            imap_write_flags(o, m->flags, m->keywords);
+            imap_write_message_flags(f->j, o, m);
             flags_sent = true;
             break;
         case IMAP_FETCH_INTERNALDATE:
@@ -217,13 +278,8 @@ static int fetch_one(void *ctx, const struct store_message *m)
         case IMAP_FETCH_ENVELOPE:
         case IMAP_FETCH_BODY:
         case IMAP_FETCH_BODYSTRUCTURE:
-            if (!root) {
-                char *err = NULL;
-                root = store_message_structure(j->ss->acct, j->arena, m->file, &err);
-                free(err);
-                if (!root)
-                    goto unreadable;
-            }
+            if (!structure(f, m, &root))
+                goto unreadable;
             SEP();
             if (att->kind == IMAP_FETCH_ENVELOPE) {
                 buf_append_cstr(o, "ENVELOPE ");
@@ -240,18 +296,13 @@ static int fetch_one(void *ctx, const struct store_message *m)
         case IMAP_FETCH_RFC822_HEADER:
         case IMAP_FETCH_RFC822_TEXT:
         case IMAP_FETCH_BODY_SECTION: {
-            if (!msg.p && read_file(j, m, &msg) < 0)
+            if (!msg.p && read_file(f, m, &msg) < 0)
                 goto unreadable;
             bool need_tree = att->kind != IMAP_FETCH_RFC822 &&
                              !(att->kind == IMAP_FETCH_BODY_SECTION && !att->n_parts &&
                                att->text == IMAP_SECTION_NONE);
-            if (need_tree && !root) {
-                char *err = NULL;
-                root = store_message_structure(j->ss->acct, j->arena, m->file, &err);
-                free(err);
-                if (!root)
-                    goto unreadable;
-            }
+            if (need_tree && !structure(f, m, &root))
+                goto unreadable;
             struct str data;
             SEP();
             if (att->kind == IMAP_FETCH_RFC822) {
@@ -264,14 +315,13 @@ static int fetch_one(void *ctx, const struct store_message *m)
                 data = range(msg, root->body_offset, root->body_len);
                 buf_append_cstr(o, "RFC822.TEXT ");
             } else {
-                data = section_bytes(j, msg, root, att);
+                data = section_bytes(f->scratch, msg, root, att);
                 buf_append_cstr(o, "BODY[");
                 write_section(o, att);
                 buf_append_char(o, ']');
                 if (att->partial) {
                     buf_printf(o, "<%llu>", (unsigned long long)att->offset);
-                    data = range(data, att->offset > data.len ? data.len : (size_t)att->offset,
-                                 att->count > SIZE_MAX ? SIZE_MAX : (size_t)att->count);
+                    data = partial(data, att);
                 }
                 buf_append_char(o, ' ');
             }
@@ -280,22 +330,41 @@ static int fetch_one(void *ctx, const struct store_message *m)
         }
         case IMAP_FETCH_BINARY:
         case IMAP_FETCH_BINARY_SIZE:
-            break; /* refused before the loop */
+            if (!msg.p && read_file(f, m, &msg) < 0)
+                goto unreadable;
+            if (att->n_parts && !structure(f, m, &root))
+                goto unreadable;
+            SEP();
+            if (fetch_binary(f, o, msg, root, att)) {
+                /* RFC 3516 §4.2: the command fails with NO [UNKNOWN-CTE];
+                 * the other messages still go out. */
+                o->len = line_start;
+                f->unknown_cte = true;
+                goto next;
+            }
+            break;
         }
     }
     if (f->flags_too && !flags_sent) {
         SEP();
         buf_append_cstr(o, "FLAGS ");
-        imap_write_flags(o, m->flags, m->keywords);
+        imap_write_message_flags(f->j, o, m);
     }
 #undef SEP
     buf_append_cstr(o, ")\r\n");
-    return 0;
+    goto next;
 unreadable:
     /* No half line on the wire: this message is left out, the others go
      * on, and the command ends NO. */
     o->len = line_start;
     f->error = 1;
+next:
+    /* A full batch ends here; the next one starts after this message. */
+    if (o->len >= IMAP_BATCH_BYTES && m->uid < f->uids[f->n - 1]) {
+        f->next = m->uid + 1;
+        f->more = true;
+        return 1;
+    }
     return 0;
 }
 
@@ -323,6 +392,31 @@ static int fetch_vanished(struct imap_job *j, const struct imap_fetch_args *a)
     return r == STORE_OK ? 0 : -1;
 }
 
+/* One batch: the wanted messages from f->next on, until the output is
+ * IMAP_BATCH_BYTES or more; then the job parks and comes back here. */
+static void fetch_batch(struct imap_job *j)
+{
+    struct fetch_ctx *f = j->resume_ctx;
+    const struct imap_fetch_args *a = f->a;
+    f->more = false;
+    char *err = NULL;
+    /* CHANGEDSINCE: only what changed after it (RFC 7162 §3.1.4.1); \Seen
+     * set just now is such a change. */
+    int r = store_message_list(j->ss->acct, j->ss->view.mailbox, f->next, f->uids[f->n - 1],
+                               a->has_changedsince ? a->changedsince : 0, fetch_one, f, &err);
+    if (r != STORE_OK) {
+        imap_job_store_error(j, r, err);
+        free(err);
+    } else if (f->more) {
+        j->resume = fetch_batch;
+    } else if (f->error) {
+        imap_job_result(j, "NO", "SERVERBUG", "Some messages could not be read; the others were sent");
+    } else if (f->unknown_cte) {
+        imap_job_result(j, "NO", "UNKNOWN-CTE",
+                        "A part's Content-Transfer-Encoding cannot be decoded");
+    }
+}
+
 void imap_cmd_fetch(struct imap_job *j)
 {
     const struct imap_fetch_args *a = &j->cmd->u.fetch;
@@ -332,54 +426,48 @@ void imap_cmd_fetch(struct imap_job *j)
         return;
     }
     bool mark_seen = false;
-    struct fetch_ctx f = { .j = j, .a = a, .want_uid = j->cmd->uid,
-                           .want_modseq = a->has_changedsince };
+    struct fetch_ctx *f = arena_zalloc(j->arena, sizeof(*f));
+    f->j = j;
+    f->a = a;
+    f->want_uid = j->cmd->uid;
+    f->want_modseq = a->has_changedsince;
     for (uint32_t i = 0; i < a->n; i++) {
         const struct imap_fetch_att *att = &a->atts[i];
-        if (att->kind == IMAP_FETCH_BINARY || att->kind == IMAP_FETCH_BINARY_SIZE) {
-            imap_job_result(j, "BAD", NULL, "Not supported");
-            return;
-        }
-        if ((att->kind == IMAP_FETCH_BODY_SECTION && !att->peek) ||
+        if (((att->kind == IMAP_FETCH_BODY_SECTION || att->kind == IMAP_FETCH_BINARY) &&
+             !att->peek) ||
             att->kind == IMAP_FETCH_RFC822 || att->kind == IMAP_FETCH_RFC822_TEXT)
             mark_seen = true;
         if (att->kind == IMAP_FETCH_UID)
-            f.want_uid = true;
+            f->want_uid = true;
         if (att->kind == IMAP_FETCH_MODSEQ)
-            f.want_modseq = true;
+            f->want_modseq = true;
     }
-    if (f.want_modseq)
+    if (f->want_modseq)
         j->enabled |= IMAP_ENABLED_CONDSTORE; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
     /* A FETCH that sets \Seen changes flags: once CONDSTORE is on, its
      * answers carry UID and MODSEQ like every other flag change. */
     if (mark_seen && !v->readonly && (j->enabled & IMAP_ENABLED_CONDSTORE))
-        f.want_uid = f.want_modseq = true;
+        f->want_uid = f->want_modseq = true;
     /* New mail first (a UID FETCH 1:* must see it); a non-UID FETCH must
-     * not renumber, so its expunges wait. */
+     * not renumber, so its expunges wait. Only here: later batches apply
+     * nothing, so the numbers hold until the command ends. */
     imap_apply_updates(j, j->cmd->uid);
     if (a->vanished && fetch_vanished(j, a) < 0)
         return;
-    f.uids = imap_view_resolve(j, &a->set, j->cmd->uid, &f.n);
-    if (f.n == 0)
+    f->uids = imap_view_resolve(j, &a->set, j->cmd->uid, &f->n);
+    if (f->n == 0)
         return;
     char *err = NULL;
     if (mark_seen && !v->readonly) {
-        int r = store_message_set_flags(j->ss->acct, v->mailbox, f.uids, f.n, STORE_FLAGS_ADD,
+        int r = store_message_set_flags(j->ss->acct, v->mailbox, f->uids, f->n, STORE_FLAGS_ADD,
                                         STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err);
         free(err);
-        err = NULL;
-        f.flags_too = r == STORE_OK;
+        f->flags_too = r == STORE_OK;
     }
-    /* CHANGEDSINCE: only what changed after it (RFC 7162 §3.1.4.1); \Seen
-     * set just now is such a change. */
-    int r = store_message_list(j->ss->acct, v->mailbox, f.uids[0], f.uids[f.n - 1],
-                               a->has_changedsince ? a->changedsince : 0, fetch_one, &f, &err);
-    if (r != STORE_OK) {
-        imap_job_store_error(j, r, err);
-        free(err);
-    } else if (f.error) {
-        imap_job_result(j, "NO", "SERVERBUG", "Some messages could not be read; the others were sent");
-    }
+    f->next = f->uids[0];
+    f->scratch = arena_new_child(j->arena, 0);
+    j->resume_ctx = f;
+    fetch_batch(j);
 }
 
 /* ---- STORE ---- */
@@ -410,7 +498,7 @@ static int store_reply(void *ctx, const struct store_message *m)
     }
     if (s->want_flags) {
         buf_printf(o, "%sFLAGS ", sep);
-        imap_write_flags(o, m->flags, m->keywords);
+        imap_write_message_flags(s->j, o, m);
         sep = " ";
     }
     if (s->want_modseq)

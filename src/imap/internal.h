@@ -8,7 +8,7 @@
  * view of its selected mailbox; the loop side only queues the store's change
  * events, which the next job (or an IDLE update job) applies. A job writes
  * its untagged responses into `out` and sets the tagged result; `done` on
- * the loop sends them.
+ * the loop sends them (a long FETCH in batches: see `resume` below).
  */
 #ifndef OUTPOST_IMAP_INTERNAL_H
 #define OUTPOST_IMAP_INTERNAL_H
@@ -31,6 +31,19 @@ struct imap_view {
     uint32_t *uids;
     uint32_t n, cap;
     uint64_t highestmodseq;
+    /* IMAP4rev1's \Recent: the UIDs in [recent_first, recent_next), as
+     * store_mailbox_recent gave them at SELECT (claimed) or EXAMINE (only
+     * looked at). Mail that arrives later is recent for the next session
+     * that selects the mailbox, not for this one. */
+    uint32_t recent_first, recent_next;
+    /* SEARCHRES (RFC 5182): what SEARCH RETURN (SAVE) kept, as UIDs,
+     * ascending; "$" stands for it. It goes with the view, so SELECT,
+     * EXAMINE, CLOSE and UNSELECT (and a mailbox lost under the session)
+     * empty it. Expunges need no bookkeeping: "$" resolves to these UIDs
+     * that are still in the view, and UIDs are never reused, so a message
+     * drops out exactly when the client is told it is gone. */
+    uint32_t *saved;
+    uint32_t nsaved;
 };
 
 /* A change from the store, queued on the loop for the next job. */
@@ -47,7 +60,9 @@ struct imap_event {
 
 struct imap_session {
     char id[16];              /* the connection's id, for logs from jobs */
+    uint64_t append_limit;    /* APPENDLIMIT: [smtp] max_message_size at connection */
     uint64_t origin;          /* marks this session's changes in store events */
+    int64_t counted;          /* the account counted in usercount, or 0 */
     struct conn *c;
     const struct service *svc;
     const struct service_env *env;
@@ -67,6 +82,7 @@ struct imap_session {
                                  (RFC 7162 §3.1); the engine knows only ENABLE */
     char *selected;           /* loop-side copy of the selected mailbox's name */
     const struct imap_command *pending; /* a command waiting for a job or for output */
+    struct imap_job *parked;  /* a streaming command between two batches (below) */
     struct imap_view view;
 };
 
@@ -87,7 +103,26 @@ struct imap_job {
     char text[256];
     bool set_state;
     enum imap_state state;
+    /* Streaming. A command whose output may be as large as the mailbox
+     * (FETCH 1:* BODY.PEEK[]) works in batches: it stops once `out` holds
+     * about IMAP_BATCH_BYTES and sets `resume` (what it keeps between
+     * batches lives in `arena` and `resume_ctx`). done then sends the
+     * batch without the tagged result and parks the job on the session
+     * (ss->parked), account handle given back. When the client has read
+     * enough (the session's output below OUTPUT_LOW, or at once if it never
+     * went past OUTPUT_HIGH) the job goes back to the pool and runs
+     * `resume` instead of the command, until a batch ends without setting
+     * it. The command stays the running one all along: the engine holds
+     * later input, no update job runs, and store events wait on the session
+     * for the next command, so nothing is renumbered and no EXPUNGE goes
+     * out in the middle. Memory per session: one batch, one message, and
+     * the output queued for the client, whatever the mailbox. */
+    void (*resume)(struct imap_job *j);
+    void *resume_ctx;
 };
+
+/* Output after which a streaming command stops for a batch. */
+#define IMAP_BATCH_BYTES (256u << 10)
 
 /* Sets the tagged result of a job (text printf-style). */
 void imap_job_result(struct imap_job *j, const char *status, const char *code, const char *fmt, ...)
@@ -107,8 +142,11 @@ void imap_apply_updates(struct imap_job *j, bool expunges);
 bool imap_view_check(struct imap_job *j);
 /* MSN of a UID in the view, or 0. */
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
-/* The UIDs a sequence set (MSNs, or UIDs with `uid`) names, ascending,
- * from j->arena; *n_r their count. */
+/* Whether the saved search result ("$") holds a UID. */
+bool imap_view_saved_has(const struct imap_view *v, uint32_t uid);
+/* The UIDs a sequence set (MSNs, or UIDs with `uid`; "$" is always the
+ * saved UIDs) names, among those in the view, ascending, from j->arena;
+ * *n_r their count. */
 uint32_t *imap_view_resolve(struct imap_job *j, const struct imap_seq_set *set, bool uid,
                             uint32_t *n_r);
 void imap_view_clear(struct imap_view *v);
@@ -125,6 +163,7 @@ void imap_cmd_store(struct imap_job *j);
 void imap_cmd_search(struct imap_job *j);
 void imap_cmd_sort(struct imap_job *j);    /* SORT (sort.c) */
 void imap_cmd_thread(struct imap_job *j);  /* THREAD (sort.c, thread.c) */
+void imap_cmd_quota(struct imap_job *j);   /* GETQUOTA, GETQUOTAROOT, SETQUOTA (quota.c) */
 
 /* The UIDs of the selected mailbox's messages that a search program
  * matches, ascending, in *uids_r (malloc'd, the caller frees it; NULL when
@@ -138,5 +177,12 @@ int imap_search_uids(struct imap_job *j, const struct imap_search *program, uint
 unsigned imap_flags_parse(const struct imap_strs *list, unsigned *flags, struct buf *keywords);
 /* The flag list of a message: "(\Seen \Flagged $Label)". */
 void imap_write_flags(struct buf *out, unsigned flags, const char *keywords);
+/* Whether a message of the view is \Recent for this session: never once
+ * IMAP4rev2 is enabled (RFC 9051 dropped \Recent). */
+bool imap_view_recent(const struct imap_job *j, uint32_t uid);
+/* A message's flag list as this session sees it: imap_write_flags, with
+ * \Recent for an IMAP4rev1 client when it is recent here. */
+void imap_write_message_flags(const struct imap_job *j, struct buf *out,
+                              const struct store_message *m);
 
 #endif

@@ -16,6 +16,7 @@ void imap_view_clear(struct imap_view *v)
 {
     free(v->mailbox);
     free(v->uids);
+    free(v->saved);
     memset(v, 0, sizeof(*v));
 }
 
@@ -41,6 +42,19 @@ uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
     return lo < v->n && v->uids[lo] == uid ? lo + 1 : 0;
 }
 
+bool imap_view_saved_has(const struct imap_view *v, uint32_t uid)
+{
+    uint32_t lo = 0, hi = v->nsaved;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v->saved[mid] < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->nsaved && v->saved[lo] == uid;
+}
+
 uint32_t *imap_view_resolve(struct imap_job *j, const struct imap_seq_set *set, bool uid,
                             uint32_t *n_r)
 {
@@ -50,11 +64,14 @@ uint32_t *imap_view_resolve(struct imap_job *j, const struct imap_seq_set *set, 
     if (uid) {
         uint32_t star = v->n ? v->uids[v->n - 1] : 0;
         for (uint32_t i = 0; i < v->n; i++)
-            if (imap_seq_set_contains(set, v->uids[i], star))
+            if (imap_seq_set_contains(set, v->uids[i], star) ||
+                (set->dollar && imap_view_saved_has(v, v->uids[i])))
                 out[n++] = v->uids[i];
     } else {
+        /* "$" is UIDs even in a command that numbers by MSN (RFC 5182 §2.1). */
         for (uint32_t i = 0; i < v->n; i++)
-            if (imap_seq_set_contains(set, i + 1, v->n))
+            if (imap_seq_set_contains(set, i + 1, v->n) ||
+                (set->dollar && imap_view_saved_has(v, v->uids[i])))
                 out[n++] = v->uids[i];
     }
     *n_r = n;
@@ -92,6 +109,25 @@ void imap_write_flags(struct buf *out, unsigned flags, const char *keywords)
     if (keywords && *keywords)
         buf_printf(out, "%s%s", first ? "" : " ", keywords);
     buf_append_char(out, ')');
+}
+
+bool imap_view_recent(const struct imap_job *j, uint32_t uid)
+{
+    const struct imap_view *v = &j->ss->view;
+    return !(j->enabled & IMAP_ENABLED_IMAP4REV2) && uid >= v->recent_first && uid < v->recent_next;
+}
+
+void imap_write_message_flags(const struct imap_job *j, struct buf *out,
+                              const struct store_message *m)
+{
+    if (!imap_view_recent(j, m->uid)) {
+        imap_write_flags(out, m->flags, m->keywords);
+        return;
+    }
+    size_t at = out->len;
+    imap_write_flags(out, m->flags, m->keywords);
+    out->len--; /* the ")" */
+    buf_append_cstr(out, out->len - at > 1 ? " \\Recent)" : "\\Recent)");
 }
 
 unsigned imap_flags_parse(const struct imap_strs *list, unsigned *flags, struct buf *keywords)
@@ -148,7 +184,7 @@ static int flags_line(void *ctx, const struct store_message *m)
     if (!msn)
         return 0;
     buf_printf(&j->out, "* %u FETCH (UID %u FLAGS ", msn, m->uid);
-    imap_write_flags(&j->out, m->flags, m->keywords);
+    imap_write_message_flags(j, &j->out, m);
     if (j->enabled & IMAP_ENABLED_CONDSTORE)
         buf_printf(&j->out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
     buf_append_cstr(&j->out, ")\r\n");
@@ -237,6 +273,26 @@ static void view_expunge(struct imap_job *j, const uint32_t *gone, uint32_t ngon
     imap_write_vanished(j, false, vanished, nvanished);
 }
 
+/* Messages past the view's last UID join it, told with one EXISTS (once
+ * per job). */
+static void view_add_new(struct imap_job *j)
+{
+    struct imap_view *v = &j->ss->view;
+    j->appends_done = true;
+    uint32_t last = v->n ? v->uids[v->n - 1] : 0;
+    struct list_ctx l = { j, NULL, 0, 0 };
+    char *err = NULL;
+    if (last < UINT32_MAX &&
+        store_message_list(j->ss->acct, v->mailbox, last + 1, UINT32_MAX, 0, collect_uid, &l,
+                           &err) == STORE_OK && l.n) {
+        for (uint32_t i = 0; i < l.n; i++)
+            view_push(v, l.uids[i]);
+        buf_printf(&j->out, "* %u EXISTS\r\n", v->n);
+    }
+    free(l.uids);
+    free(err);
+}
+
 void imap_apply_updates(struct imap_job *j, bool expunges)
 {
     struct imap_view *v = &j->ss->view;
@@ -278,21 +334,8 @@ void imap_apply_updates(struct imap_job *j, bool expunges)
         free(err);
         err = NULL;
     }
-    if (appended && !j->appends_done) {
-        j->appends_done = true;
-        uint32_t last = v->n ? v->uids[v->n - 1] : 0;
-        struct list_ctx l = { j, NULL, 0, 0 };
-        if (last < UINT32_MAX &&
-            store_message_list(j->ss->acct, v->mailbox, last + 1, UINT32_MAX, 0, collect_uid, &l,
-                               &err) == STORE_OK && l.n) {
-            for (uint32_t i = 0; i < l.n; i++)
-                view_push(v, l.uids[i]);
-            buf_printf(&j->out, "* %u EXISTS\r\n", v->n);
-        }
-        free(l.uids);
-        free(err);
-        err = NULL;
-    }
+    if (appended && !j->appends_done)
+        view_add_new(j);
     /* Flag changes by others: the current flags of those messages, each
      * once (sorted UIDs), or of every message after an overflow. */
     if (j->flags_done)
@@ -358,6 +401,28 @@ static int qresync_select(struct imap_job *j, const struct imap_select_args *a)
     return r == STORE_OK ? 0 : -1;
 }
 
+/* SELECT's listing: the UIDs, and the first unseen message's number. */
+struct select_ctx {
+    struct list_ctx l;
+    uint32_t first_unseen;   /* MSN; 0: none */
+};
+
+static int collect_select(void *ctx, const struct store_message *m)
+{
+    struct select_ctx *sc = ctx;
+    collect_uid(&sc->l, m);
+    if (!sc->first_unseen && !(m->flags & STORE_FLAG_SEEN))
+        sc->first_unseen = sc->l.n;
+    return 0;
+}
+
+/* What a LIST (or LSUB) response carries besides \Noselect (below). */
+#define LIST_CHILDREN    0x01u  /* \HasChildren or \HasNoChildren */
+#define LIST_SUBSCRIBED  0x02u  /* \Subscribed when it is */
+#define LIST_SPECIAL     0x04u  /* the special use (RFC 6154) */
+static void write_list(struct imap_job *j, const char *kind, const struct store_mailbox *m,
+                       const char *name, unsigned what);
+
 static void cmd_select(struct imap_job *j, bool readonly)
 {
     struct imap_session *ss = j->ss;
@@ -392,12 +457,20 @@ static void cmd_select(struct imap_job *j, bool readonly)
         free(err);
         return;
     }
-    struct list_ctx l = { j, NULL, 0, 0 };
-    r = store_message_list(ss->acct, m.name, 1, UINT32_MAX, 0, collect_uid, &l, &err);
+    /* \Recent, for an IMAP4rev1 client only: a SELECT takes the mailbox's
+     * recent messages for itself, an EXAMINE only looks (RFC 3501 §6.3.2).
+     * Before the listing, so that every recent message is in it. */
+    bool rev1 = !(j->enabled & IMAP_ENABLED_IMAP4REV2);
+    uint32_t recent_first = 0, recent_next = 0;
+    if (rev1)
+        r = store_mailbox_recent(ss->acct, m.name, !readonly, &recent_first, &recent_next, &err);
+    struct select_ctx sc = { { j, NULL, 0, 0 }, 0 };
+    if (r == STORE_OK)
+        r = store_message_list(ss->acct, m.name, 1, UINT32_MAX, 0, collect_select, &sc, &err);
     if (r != STORE_OK) {
         imap_job_store_error(j, r, err);
         free(err);
-        free(l.uids);
+        free(sc.l.uids);
         return;
     }
     struct imap_view *v = &ss->view;
@@ -406,12 +479,21 @@ static void cmd_select(struct imap_job *j, bool readonly)
     v->mailbox = xstrdup(m.name);
     v->uidvalidity = m.uidvalidity;
     v->highestmodseq = m.highestmodseq;
-    v->uids = l.uids;
-    v->n = v->cap = l.n;
+    v->uids = sc.l.uids;
+    v->n = v->cap = sc.l.n;
+    v->recent_first = recent_first;
+    v->recent_next = recent_next;
     /* Changes queued before the select are already in what we listed. */
     buf_printf(&j->out, "* %u EXISTS\r\n", v->n);
-    if (!(j->enabled & IMAP_ENABLED_IMAP4REV2))
-        buf_append_cstr(&j->out, "* 0 RECENT\r\n");
+    if (rev1) {
+        uint32_t recent = 0;
+        for (uint32_t i = 0; i < v->n; i++)
+            recent += v->uids[i] >= recent_first && v->uids[i] < recent_next;
+        buf_printf(&j->out, "* %u RECENT\r\n", recent);
+        /* A MUST of RFC 3501 §6.3.1 that RFC 9051 dropped. */
+        if (sc.first_unseen)
+            buf_printf(&j->out, "* OK [UNSEEN %u] First unseen message\r\n", sc.first_unseen);
+    }
     buf_append_cstr(&j->out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
     buf_append_cstr(&j->out, readonly ? "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"
                                       : "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted "
@@ -423,6 +505,10 @@ static void cmd_select(struct imap_job *j, bool readonly)
      * messages were listed, so it never claims a change not reported. */
     buf_printf(&j->out, "* OK [HIGHESTMODSEQ %llu] Highest mailbox mod-sequence\r\n",
                (unsigned long long)m.highestmodseq);
+    /* RFC 9051 §6.3.2: the mailbox's LIST response (its attributes, and
+     * its name as the server spells it), as LIST "" name would give it. */
+    if (!rev1)
+        write_list(j, "LIST", &m, m.name, LIST_CHILDREN | LIST_SPECIAL);
     if (a->qresync && a->uidvalidity == m.uidvalidity && qresync_select(j, a) < 0) {
         imap_view_clear(v);
         return;
@@ -562,40 +648,182 @@ struct list_out {
     uint32_t npatterns;
     bool *states, *next;        /* the matcher's, sized for the longest pattern */
     bool lsub;
-    bool subscribed_only;
-    bool special_only;
-    bool ret_special, ret_subscribed, ret_children;
+    bool special_only;          /* (SPECIAL-USE) */
+    bool recursive;             /* (SUBSCRIBED RECURSIVEMATCH): CHILDINFO (RFC 5258) */
+    unsigned what;              /* LIST_* for each response */
+    unsigned status_items;      /* RETURN (STATUS (...)): IMAP_STATUS_* (RFC 5819) */
 };
+
+static bool list_match(struct list_out *o, const char *name)
+{
+    for (uint32_t i = 0; i < o->npatterns; i++)
+        if (pattern_match(o->patterns[i], name, o->states, o->next))
+            return true;
+    return false;
+}
+
+/* A name with no mailbox behind it (a subscription): LIST says
+ * \NonExistent, LSUB nothing, or \Noselect for a parent of a subscription
+ * that LSUB's "%" stopped at. */
+#define LIST_NONEXISTENT 0x08u
+#define LIST_NOSELECT    0x10u
+/* ("CHILDINFO" ("SUBSCRIBED")): a subscribed name below (RFC 5258 §3.5). */
+#define LIST_CHILDINFO   0x20u
+
+/* "* LIST (attributes) "/" name" for mailbox m, or for a name without one
+ * (m NULL). */
+static void write_list(struct imap_job *j, const char *kind, const struct store_mailbox *m,
+                       const char *name, unsigned what)
+{
+    struct buf attrs;
+    buf_init(&attrs, 0);
+    if (m ? m->noselect : (what & LIST_NOSELECT) != 0)
+        buf_append_cstr(&attrs, " \\Noselect");
+    if (m && (what & LIST_CHILDREN))
+        buf_append_cstr(&attrs, m->has_children ? " \\HasChildren" : " \\HasNoChildren");
+    if ((what & LIST_SUBSCRIBED) && (!m || m->subscribed))
+        buf_append_cstr(&attrs, " \\Subscribed");
+    if (!m && (what & LIST_NONEXISTENT))
+        buf_append_cstr(&attrs, " \\NonExistent");
+    if (m && (what & LIST_SPECIAL) && *m->special_use)
+        buf_printf(&attrs, " %s", m->special_use);
+    buf_printf(&j->out, "* %s (%s) \"/\" ", kind, attrs.len ? buf_cstr(&attrs) + 1 : "");
+    buf_free(&attrs);
+    imap_write_mailbox_name(j, name);
+    if (what & LIST_CHILDINFO)
+        buf_append_cstr(&j->out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+    buf_append_cstr(&j->out, "\r\n");
+}
+
+static void write_status(struct imap_job *j, const struct store_mailbox *m, unsigned items);
+
+/* LIST (and LIST-STATUS's STATUS) for one mailbox that matched. */
+static void list_mailbox(struct list_out *o, const struct store_mailbox *m, unsigned what)
+{
+    if (o->special_only && !*m->special_use)
+        return;
+    write_list(o->j, o->lsub ? "LSUB" : "LIST", m, m->name, what);
+    /* RFC 5819: right after the mailbox's LIST, for selectable ones only. */
+    if (o->status_items && !m->noselect)
+        write_status(o->j, m, o->status_items);
+}
 
 static int list_one(void *ctx, const struct store_mailbox *m)
 {
     struct list_out *o = ctx;
-    struct imap_job *j = o->j;
-    bool match = false;
-    for (uint32_t i = 0; i < o->npatterns && !match; i++)
-        match = pattern_match(o->patterns[i], m->name, o->states, o->next);
-    if (!match)
-        return 0;
-    if ((o->lsub || o->subscribed_only) && !m->subscribed)
-        return 0;
-    if (o->special_only && !*m->special_use)
-        return 0;
-    struct buf attrs;
-    buf_init(&attrs, 0);
-    if (m->noselect)
-        buf_append_cstr(&attrs, " \\Noselect");
-    if (!o->lsub)
-        buf_append_cstr(&attrs, m->has_children ? " \\HasChildren" : " \\HasNoChildren");
-    if ((o->ret_subscribed || o->subscribed_only) && m->subscribed && !o->lsub)
-        buf_append_cstr(&attrs, " \\Subscribed");
-    if (*m->special_use && !o->lsub)
-        buf_printf(&attrs, " %s", m->special_use);
-    buf_printf(&j->out, "* %s (%s) \"/\" ", o->lsub ? "LSUB" : "LIST",
-               attrs.len ? buf_cstr(&attrs) + 1 : "");
-    buf_free(&attrs);
-    imap_write_mailbox_name(j, m->name);
-    buf_append_cstr(&j->out, "\r\n");
+    if (list_match(o, m->name))
+        list_mailbox(o, m, o->what);
     return 0;
+}
+
+struct names {
+    struct arena *a;
+    const char **v;
+    uint32_t n, cap;
+};
+
+static int push_name(void *ctx, const char *name)
+{
+    struct names *ns = ctx;
+    if (ns->n == ns->cap) {
+        ns->cap = ns->cap ? ns->cap * 2 : 32;
+        ns->v = xrealloc(ns->v, ns->cap * sizeof(*ns->v));
+    }
+    ns->v[ns->n++] = arena_strdup(ns->a, name);
+    return 0;
+}
+
+static bool names_has(const struct names *ns, const char *name)
+{
+    for (uint32_t i = 0; i < ns->n; i++)
+        if (!strcmp(ns->v[i], name))
+            return true;
+    return false;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    bool xi = !strcmp(x, "INBOX"), yi = !strcmp(y, "INBOX");
+    if (xi != yi)
+        return xi ? -1 : 1;
+    return strcmp(x, y);
+}
+
+/* LSUB, and LIST (SUBSCRIBED): every subscribed name, whether a mailbox
+ * has it or not (RFC 9051 §6.3.9: "exactly those mailbox names ...
+ * subscribed to", the missing ones \NonExistent). Their parents count too:
+ * for LSUB, a "%" that stops above a subscribed name returns the level it
+ * stopped at, as \Noselect (RFC 3501 §6.3.9); with RECURSIVEMATCH, a
+ * parent of a subscribed name comes with CHILDINFO, subscribed or not
+ * (RFC 5258 §3.5). Subscriptions are few: the quadratic walks are fine. */
+static int list_subscribed(struct list_out *o, char **error_r)
+{
+    struct imap_job *j = o->j;
+    const char *kind = o->lsub ? "LSUB" : "LIST";
+    struct names subs = { j->arena, NULL, 0, 0 }, cands = { j->arena, NULL, 0, 0 };
+    int r = store_subscription_list(j->ss->acct, push_name, &subs, error_r);
+    bool *matched = arena_alloc(j->arena, subs.n ? subs.n : 1);
+    for (uint32_t i = 0; r == STORE_OK && i < subs.n; i++) {
+        matched[i] = list_match(o, subs.v[i]);
+        push_name(&cands, subs.v[i]);
+    }
+    if (r == STORE_OK && (o->lsub || o->recursive)) {
+        for (uint32_t i = 0; i < subs.n; i++) {
+            char *p = arena_strdup(j->arena, subs.v[i]);
+            for (char *d = strchr(p, '/'); d; d = strchr(d + 1, '/')) {
+                *d = '\0';
+                if (!names_has(&cands, p))
+                    push_name(&cands, p);
+                *d = '/';
+            }
+        }
+        qsort(cands.v, cands.n, sizeof(*cands.v), cmp_names);
+    }
+    for (uint32_t c = 0; r == STORE_OK && c < cands.n; c++) {
+        const char *name = cands.v[c];
+        if (!list_match(o, name))
+            continue;
+        size_t len = strlen(name);
+        bool sub = false, below = false, below_unmatched = false;
+        for (uint32_t i = 0; i < subs.n; i++) {
+            if (!strcmp(subs.v[i], name)) {
+                sub = true;
+            } else if (!strncmp(subs.v[i], name, len) && subs.v[i][len] == '/') {
+                below = true;
+                below_unmatched |= !matched[i];
+            }
+        }
+        unsigned what = o->what | (o->recursive && below ? LIST_CHILDINFO : 0);
+        if (!sub && o->lsub) {
+            if (below_unmatched && !o->special_only)
+                write_list(j, kind, NULL, name, LIST_NOSELECT);
+            continue;
+        }
+        if (!sub && !(what & LIST_CHILDINFO))
+            continue;
+        struct store_mailbox m;
+        char *err = NULL;
+        r = store_mailbox_get(j->ss->acct, j->arena, name, &m, &err);
+        if (r == STORE_OK) {
+            list_mailbox(o, &m, what);
+        } else if (r == STORE_ERR_NOT_FOUND || r == STORE_ERR_INVALID) {
+            /* INVALID: a name subscribed before the rules were stricter. */
+            r = STORE_OK;
+            if (!o->special_only)
+                write_list(j, kind, NULL, name,
+                           o->lsub ? 0
+                                   : (sub ? LIST_SUBSCRIBED : 0) | LIST_NONEXISTENT |
+                                         (what & LIST_CHILDINFO));
+        }
+        if (r != STORE_OK)
+            *error_r = err;
+        else
+            free(err);
+    }
+    free(subs.v);
+    free(cands.v);
+    return r;
 }
 
 static void cmd_list(struct imap_job *j, bool lsub)
@@ -637,11 +865,19 @@ static void cmd_list(struct imap_job *j, bool lsub)
             longest = strlen(o.patterns[i]);
     o.states = arena_alloc(j->arena, longest + 1);
     o.next = arena_alloc(j->arena, longest + 1);
-    o.subscribed_only = a->select & IMAP_LIST_SEL_SUBSCRIBED;
+    bool subscribed_only = lsub || (a->select & IMAP_LIST_SEL_SUBSCRIBED);
     o.special_only = a->select & IMAP_LIST_SEL_SPECIAL_USE;
-    o.ret_subscribed = a->ret & IMAP_LIST_RET_SUBSCRIBED;
+    o.recursive = (a->select & IMAP_LIST_SEL_RECURSIVEMATCH) && subscribed_only && !lsub;
+    if (!lsub) {
+        o.what = LIST_CHILDREN | LIST_SPECIAL;
+        if ((a->ret & IMAP_LIST_RET_SUBSCRIBED) || (a->select & IMAP_LIST_SEL_SUBSCRIBED))
+            o.what |= LIST_SUBSCRIBED;
+        if (a->ret & IMAP_LIST_RET_STATUS)
+            o.status_items = a->status_items;
+    }
     char *err = NULL;
-    int r = store_mailbox_list(j->ss->acct, list_one, &o, &err);
+    int r = subscribed_only ? list_subscribed(&o, &err)
+                            : store_mailbox_list(j->ss->acct, list_one, &o, &err);
     if (r != STORE_OK) {
         imap_job_store_error(j, r, err);
         free(err);
@@ -655,6 +891,64 @@ static int count_deleted(void *ctx, const struct store_message *m)
     if (m->flags & STORE_FLAG_DELETED)
         ++*(uint32_t *)ctx;
     return 0;
+}
+
+static int count_one(void *ctx, const struct store_message *m)
+{
+    (void)m;
+    ++*(uint32_t *)ctx;
+    return 0;
+}
+
+/* "* STATUS name (...)": STATUS, and LIST-STATUS (RFC 5819). */
+static void write_status(struct imap_job *j, const struct store_mailbox *m, unsigned items)
+{
+    char *err = NULL;
+    buf_append_cstr(&j->out, "* STATUS ");
+    imap_write_mailbox_name(j, m->name);
+    buf_append_cstr(&j->out, " (");
+    struct buf b;
+    buf_init(&b, 0);
+    if (items & IMAP_STATUS_MESSAGES)
+        buf_printf(&b, " MESSAGES %u", m->messages);
+    if (items & IMAP_STATUS_UIDNEXT)
+        buf_printf(&b, " UIDNEXT %u", m->uidnext);
+    if (items & IMAP_STATUS_UIDVALIDITY)
+        buf_printf(&b, " UIDVALIDITY %u", m->uidvalidity);
+    if (items & IMAP_STATUS_UNSEEN)
+        buf_printf(&b, " UNSEEN %u", m->unseen);
+    if (items & IMAP_STATUS_SIZE)
+        buf_printf(&b, " SIZE %llu", (unsigned long long)m->size);
+    /* RECENT is IMAP4rev1's (RFC 9051 removed it): what the next SELECT
+     * would get, counted without taking them. */
+    if ((items & IMAP_STATUS_RECENT) && !(j->enabled & IMAP_ENABLED_IMAP4REV2)) {
+        uint32_t first = 0, next = 0, recent = 0;
+        if (store_mailbox_recent(j->ss->acct, m->name, false, &first, &next, &err) == STORE_OK &&
+            first < next)
+            store_message_list(j->ss->acct, m->name, first, next - 1, 0, count_one, &recent,
+                               &err);
+        free(err);
+        err = NULL;
+        buf_printf(&b, " RECENT %u", recent);
+    }
+    if (items & IMAP_STATUS_HIGHESTMODSEQ) {
+        j->enabled |= IMAP_ENABLED_CONDSTORE; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
+        buf_printf(&b, " HIGHESTMODSEQ %llu", (unsigned long long)m->highestmodseq);
+    }
+    if (items & IMAP_STATUS_DELETED) {
+        /* Counted from the list: the store keeps no per-flag counters. */
+        uint32_t deleted = 0;
+        store_message_list(j->ss->acct, m->name, 1, UINT32_MAX, 0, count_deleted, &deleted, &err);
+        free(err);
+        err = NULL;
+        buf_printf(&b, " DELETED %u", deleted);
+    }
+    /* RFC 7889: the same limit for every mailbox. */
+    if (items & IMAP_STATUS_APPENDLIMIT)
+        buf_printf(&b, " APPENDLIMIT %llu", (unsigned long long)j->ss->append_limit);
+    buf_append_cstr(&j->out, b.len ? buf_cstr(&b) + 1 : "");
+    buf_free(&b);
+    buf_append_cstr(&j->out, ")\r\n");
 }
 
 static void cmd_status(struct imap_job *j)
@@ -676,38 +970,7 @@ static void cmd_status(struct imap_job *j)
         free(err);
         return;
     }
-    buf_append_cstr(&j->out, "* STATUS ");
-    imap_write_mailbox_name(j, m.name);
-    buf_append_cstr(&j->out, " (");
-    struct buf items;
-    buf_init(&items, 0);
-    if (a->items & IMAP_STATUS_MESSAGES)
-        buf_printf(&items, " MESSAGES %u", m.messages);
-    if (a->items & IMAP_STATUS_UIDNEXT)
-        buf_printf(&items, " UIDNEXT %u", m.uidnext);
-    if (a->items & IMAP_STATUS_UIDVALIDITY)
-        buf_printf(&items, " UIDVALIDITY %u", m.uidvalidity);
-    if (a->items & IMAP_STATUS_UNSEEN)
-        buf_printf(&items, " UNSEEN %u", m.unseen);
-    if (a->items & IMAP_STATUS_SIZE)
-        buf_printf(&items, " SIZE %llu", (unsigned long long)m.size);
-    if (a->items & IMAP_STATUS_RECENT)
-        buf_append_cstr(&items, " RECENT 0");
-    if (a->items & IMAP_STATUS_HIGHESTMODSEQ) {
-        j->enabled |= IMAP_ENABLED_CONDSTORE; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
-        buf_printf(&items, " HIGHESTMODSEQ %llu", (unsigned long long)m.highestmodseq);
-    }
-    if (a->items & IMAP_STATUS_DELETED) {
-        /* Counted from the list: the store keeps no per-flag counters. */
-        uint32_t deleted = 0;
-        store_message_list(j->ss->acct, m.name, 1, UINT32_MAX, 0, count_deleted, &deleted, &err);
-        free(err);
-        err = NULL;
-        buf_printf(&items, " DELETED %u", deleted);
-    }
-    buf_append_cstr(&j->out, items.len ? buf_cstr(&items) + 1 : "");
-    buf_free(&items);
-    buf_append_cstr(&j->out, ")\r\n");
+    write_status(j, &m, a->items);
 }
 
 /* ---- CREATE, DELETE, RENAME, (UN)SUBSCRIBE ---- */
@@ -744,7 +1007,11 @@ static void cmd_delete(struct imap_job *j)
     }
     char *err = NULL;
     int r = store_mailbox_delete(j->ss->acct, name, &err);
-    if (r != STORE_OK)
+    if (r == STORE_ERR_IN_USE)
+        /* A \Noselect name whose inferiors keep it: there is nothing to
+         * delete but them (RFC 9051 §6.3.5, the code of §7.1). */
+        imap_job_result(j, "NO", "HASCHILDREN", "Has inferior mailboxes: delete those first");
+    else if (r != STORE_OK)
         imap_job_store_error(j, r, err);
     free(err);
 }
@@ -791,42 +1058,56 @@ static void cmd_append(struct imap_job *j)
     struct store_mailbox m;
     char *err = NULL;
     int r = store_mailbox_get(j->ss->acct, j->arena, name, &m, &err);
-    if (r != STORE_OK || m.noselect) {
+    if (r == STORE_OK && m.noselect)
+        r = STORE_ERR_NOT_FOUND;
+    if (r != STORE_OK) {
+        /* TRYCREATE where a CREATE would help (RFC 9051 §6.3.12), not for
+         * a name that cannot be or a store that failed. */
+        if (r == STORE_ERR_NOT_FOUND)
+            imap_job_result(j, "NO", "TRYCREATE", "No such mailbox");
+        else
+            imap_job_store_error(j, r, err);
         free(err);
-        imap_job_result(j, "NO", "TRYCREATE", "No such mailbox");
         return;
     }
-    struct buf uids;
-    buf_init(&uids, 0);
+    struct store_append_req *reqs = arena_alloc(j->arena, a->n * sizeof(*reqs));
+    uint32_t *uids = arena_alloc(j->arena, a->n * sizeof(*uids));
     for (uint32_t i = 0; i < a->n; i++) {
         const struct imap_append_msg *msg = &a->msgs[i];
         unsigned flags;
         struct buf kw;
         buf_init(&kw, 0);
         imap_flags_parse(&msg->flags, &flags, &kw); /* unknown \Flags are dropped */
-        struct store_append_req req = {
+        reqs[i] = (struct store_append_req){
             .mailbox = m.name,
             .data = msg->data.p,
             .len = msg->data.len,
             .flags = flags,
-            .keywords = kw.len ? buf_cstr(&kw) : NULL,
+            .keywords = kw.len ? arena_strdup(j->arena, buf_cstr(&kw)) : NULL,
             .internal_date = msg->has_date ? msg->date.time : 0,
         };
-        uint32_t uid = 0;
-        r = store_message_append(j->ss->acct, &req, &uid, &err);
         buf_free(&kw);
-        if (r != STORE_OK) {
-            imap_job_store_error(j, r, err);
-            free(err);
-            buf_free(&uids);
-            return;
-        }
-        buf_printf(&uids, "%s%u", uids.len ? "," : "", uid);
     }
+    /* MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): one transaction. */
+    r = a->n == 1 ? store_message_append(j->ss->acct, reqs, uids, &err)
+                  : store_message_append_many(j->ss->acct, reqs, a->n, uids, &err);
+    if (r != STORE_OK) {
+        if (r == STORE_ERR_NOT_FOUND) /* deleted meanwhile */
+            imap_job_result(j, "NO", "TRYCREATE", "No such mailbox");
+        else
+            imap_job_store_error(j, r, err);
+        free(err);
+        return;
+    }
+    /* Into the selected mailbox: EXISTS now, not with the next command
+     * (RFC 9051 §6.3.12). The store's own event for it finds nothing new. */
+    struct imap_view *v = &j->ss->view;
+    if (v->selected && !strcmp(v->mailbox, m.name))
+        view_add_new(j);
     struct buf code;
     buf_init(&code, 0);
-    buf_printf(&code, "APPENDUID %u %s", m.uidvalidity, buf_cstr(&uids));
-    buf_free(&uids);
+    buf_printf(&code, "APPENDUID %u ", m.uidvalidity);
+    imap_write_set(&code, uids, a->n); /* ascending: one mailbox, one transaction */
     imap_job_result(j, "OK", buf_cstr(&code), "APPEND completed");
     buf_free(&code);
 }
@@ -891,9 +1172,14 @@ static void cmd_copy(struct imap_job *j, bool move)
     struct store_mailbox m;
     char *err = NULL;
     int r = store_mailbox_get(j->ss->acct, j->arena, to, &m, &err);
-    if (r != STORE_OK || m.noselect) {
+    if (r == STORE_OK && m.noselect)
+        r = STORE_ERR_NOT_FOUND;
+    if (r != STORE_OK) {
+        if (r == STORE_ERR_NOT_FOUND)
+            imap_job_result(j, "NO", "TRYCREATE", "No such mailbox");
+        else
+            imap_job_store_error(j, r, err);
         free(err);
-        imap_job_result(j, "NO", "TRYCREATE", "No such mailbox");
         return;
     }
     imap_apply_updates(j, false); /* new mail first; numbers stay as the client knows them */
@@ -969,6 +1255,9 @@ void imap_cmd_mailbox(struct imap_job *j)
     case IMAP_CMD_SUBSCRIBE: cmd_subscribe(j, true); break;
     case IMAP_CMD_UNSUBSCRIBE: cmd_subscribe(j, false); break;
     case IMAP_CMD_APPEND: cmd_append(j); break;
+    case IMAP_CMD_GETQUOTA:
+    case IMAP_CMD_GETQUOTAROOT:
+    case IMAP_CMD_SETQUOTA: imap_cmd_quota(j); break;
     case IMAP_CMD_NOOP:
     case IMAP_CMD_CHECK:
         break;

@@ -219,9 +219,10 @@ static bool match(struct msg_ctx *c, const struct imap_search *k)
     case IMAP_SK_UNDRAFT: return !(m->flags & STORE_FLAG_DRAFT);
     case IMAP_SK_UNFLAGGED: return !(m->flags & STORE_FLAG_FLAGGED);
     case IMAP_SK_UNSEEN: return !(m->flags & STORE_FLAG_SEEN);
-    /* No \Recent here (IMAP4rev2 dropped it): nothing is new or recent. */
-    case IMAP_SK_NEW: case IMAP_SK_RECENT: return false;
-    case IMAP_SK_OLD: return true;
+    /* \Recent is IMAP4rev1's: after ENABLE IMAP4rev2 nothing is recent. */
+    case IMAP_SK_NEW: return imap_view_recent(c->s->j, m->uid) && !(m->flags & STORE_FLAG_SEEN);
+    case IMAP_SK_RECENT: return imap_view_recent(c->s->j, m->uid);
+    case IMAP_SK_OLD: return !imap_view_recent(c->s->j, m->uid);
     case IMAP_SK_KEYWORD:
     case IMAP_SK_UNKEYWORD: {
         bool has = false;
@@ -265,9 +266,13 @@ static bool match(struct msg_ctx *c, const struct imap_search *k)
     case IMAP_SK_SMALLER: return m->size < k->u.number;
     case IMAP_SK_OLDER: return c->s->now - m->internal_date >= (int64_t)k->u.number;
     case IMAP_SK_YOUNGER: return c->s->now - m->internal_date <= (int64_t)k->u.number;
-    case IMAP_SK_SEQSET: return imap_seq_set_contains(&k->u.set, c->msn, v->n);
+    /* "$" (RFC 5182): the saved UIDs, in either key. */
+    case IMAP_SK_SEQSET:
+        return imap_seq_set_contains(&k->u.set, c->msn, v->n) ||
+               (k->u.set.dollar && imap_view_saved_has(v, m->uid));
     case IMAP_SK_UID:
-        return imap_seq_set_contains(&k->u.set, m->uid, v->n ? v->uids[v->n - 1] : 0);
+        return imap_seq_set_contains(&k->u.set, m->uid, v->n ? v->uids[v->n - 1] : 0) ||
+               (k->u.set.dollar && imap_view_saved_has(v, m->uid));
     case IMAP_SK_MODSEQ: return m->modseq >= k->u.modseq.modseq;
     }
     return false;
@@ -320,7 +325,28 @@ static uint64_t result_modseq(const struct search_ctx *s, unsigned ret)
     return h;
 }
 
-/* "1:3,7" from an ascending list. */
+/* SEARCHRES (RFC 5182 §2.4): RETURN (SAVE) keeps the matches as UIDs for
+ * "$" — all of them, or only those MIN and/or MAX name when they come
+ * without ALL or COUNT. s->out is ascending in MSN and so in UID. */
+static void save_result(struct imap_job *j, const struct search_ctx *s, unsigned ret)
+{
+    struct imap_view *v = &j->ss->view;
+    free(v->saved);
+    v->saved = NULL;
+    v->nsaved = 0;
+    if (!s->n)
+        return;
+    bool only_ends = (ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX)) &&
+                     !(ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT));
+    v->saved = xmalloc(s->n * sizeof(*v->saved));
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (only_ends && !((i == 0 && (ret & IMAP_SEARCH_RET_MIN)) ||
+                           (i == s->n - 1 && (ret & IMAP_SEARCH_RET_MAX))))
+            continue;
+        v->saved[v->nsaved++] = j->cmd->uid ? s->out[i] : v->uids[s->out[i] - 1];
+    }
+}
+
 /* Runs the program over the selected mailbox: s->out gets the matches
  * (MSNs, or UIDs for a UID command). */
 static int run_search(struct search_ctx *s, char **error_r)
@@ -347,10 +373,8 @@ void imap_cmd_search(struct imap_job *j)
     if (a->charset.p && !str_eq_nocase_cstr(a->charset, "UTF-8") &&
         !str_eq_nocase_cstr(a->charset, "US-ASCII")) {
         imap_job_result(j, "NO", "BADCHARSET (UTF-8 US-ASCII)", "Unsupported charset");
-        return;
-    }
-    if (a->ret & IMAP_SEARCH_RET_SAVE) {
-        imap_job_result(j, "BAD", NULL, "SEARCHRES is not supported");
+        if (a->ret & IMAP_SEARCH_RET_SAVE)
+            save_result(j, &(struct search_ctx){ .j = j }, 0); /* a failed SAVE empties "$" */
         return;
     }
     imap_apply_updates(j, j->cmd->uid);
@@ -367,10 +391,25 @@ void imap_cmd_search(struct imap_job *j)
         free(err);
         free(s.out);
         free(s.modseqs);
+        s.out = NULL;
+        s.n = 0;
+        if (a->ret & IMAP_SEARCH_RET_SAVE)
+            save_result(j, &s, 0);
         return;
     }
     bool esearch = a->has_return || (j->enabled & IMAP_ENABLED_IMAP4REV2);
     struct buf *o = &j->out;
+    unsigned ret = a->has_return && a->ret ? a->ret : IMAP_SEARCH_RET_ALL;
+    if (ret & IMAP_SEARCH_RET_SAVE) {
+        save_result(j, &s, ret);
+        ret &= ~IMAP_SEARCH_RET_SAVE;
+        if (!ret) {
+            /* SAVE alone: no ESEARCH response (RFC 5182 §2.4). */
+            free(s.out);
+            free(s.modseqs);
+            return;
+        }
+    }
     if (!esearch) {
         buf_append_cstr(o, "* SEARCH");
         for (uint32_t i = 0; i < s.n; i++)
@@ -380,7 +419,6 @@ void imap_cmd_search(struct imap_job *j)
                        (unsigned long long)result_modseq(&s, IMAP_SEARCH_RET_ALL));
         buf_append_cstr(o, "\r\n");
     } else {
-        unsigned ret = a->has_return && a->ret ? a->ret : IMAP_SEARCH_RET_ALL;
         buf_printf(o, "* ESEARCH (TAG \"%.*s\")%s", (int)j->cmd->tag.len, j->cmd->tag.p,
                    j->cmd->uid ? " UID" : "");
         if ((ret & IMAP_SEARCH_RET_MIN) && s.n)

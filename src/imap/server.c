@@ -776,6 +776,14 @@ void imap_server_auth_finished(struct imap_server *s, bool ok, bool temporary)
     resume(s);
 }
 
+void imap_server_auth_limited(struct imap_server *s)
+{
+    tagged(s, "NO", "LIMIT", "Too many connections for this user; close some and try again");
+    auth_reset(s);
+    command_end(s);
+    resume(s);
+}
+
 /* ---- life cycle ---- */
 
 struct imap_server *imap_server_new(const struct imap_server_config *cfg,

@@ -123,6 +123,9 @@ void imap_server_auth_credentials(struct imap_server *s, const struct auth_crede
 /* ok: "TAG OK [CAPABILITY ...] Logged in"; else "TAG NO [AUTHENTICATIONFAILED]"
  * or, when `temporary`, "TAG NO [UNAVAILABLE]". */
 void imap_server_auth_finished(struct imap_server *s, bool ok, bool temporary);
+/* The password was right but the account has too many sessions:
+ * "TAG NO [LIMIT]"; the session stays unauthenticated. */
+void imap_server_auth_limited(struct imap_server *s);
 
 enum imap_state imap_server_state(const struct imap_server *s);
 unsigned imap_server_enabled(const struct imap_server *s);

@@ -13,10 +13,15 @@
 #include "core/workers.h"
 #include "imap/internal.h"
 #include "imap/mutf7.h"
+#include "server/usercount.h"
+
+/* The module name; its address identifies IMAP in usercount. */
+static const char IMAP_MODULE[] = "imap";
 
 const char imap_capabilities[] =
     "IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE "
-    "SPECIAL-USE CHILDREN COMPRESS=DEFLATE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+    "SPECIAL-USE CHILDREN COMPRESS=DEFLATE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES "
+    "MULTIAPPEND LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE SEARCHRES BINARY";
 
 /* Replies queued for a client that does not read them: stop reading its
  * commands past this (see smtp/session.c). */
@@ -153,7 +158,20 @@ static void login_credentials(void *owner, const struct auth_credentials *cred)
 }
 static void login_finished(void *owner, bool ok, bool temporary)
 {
-    imap_server_auth_finished(((struct imap_session *)owner)->engine, ok, temporary);
+    struct imap_session *ss = owner;
+    if (ok) {
+        unsigned n = usercount_get(IMAP_MODULE, ss->login.account_id);
+        if (n >= (unsigned)ss->env->cfg->imap_max_connections_per_user) {
+            log_info("imap", "user-limit", "session=%s user=%s connections=%u",
+                     conn_id(ss->c), log_q(ss->login.account), n);
+            ss->login.account_id = 0;
+            imap_server_auth_limited(ss->engine);
+            return;
+        }
+        usercount_add(IMAP_MODULE, ss->login.account_id);
+        ss->counted = ss->login.account_id;
+    }
+    imap_server_auth_finished(ss->engine, ok, temporary);
 }
 
 /* ---- jobs ---- */
@@ -208,6 +226,10 @@ static void job_work(void *arg)
 {
     struct imap_job *j = arg;
     struct imap_session *ss = j->ss;
+    /* A parked command's next batch (see internal.h); it sets resume
+     * again when there is more. */
+    void (*resume)(struct imap_job *) = j->resume;
+    j->resume = NULL;
     char *err = NULL;
     int r = store_acct_take(ss->env->store, ss->login.account_id, &ss->acct, &err);
     if (r != STORE_OK) {
@@ -216,7 +238,12 @@ static void job_work(void *arg)
         return;
     }
     store_acct_set_origin(ss->acct, ss->origin);
-    job_run(j);
+    if (!resume)
+        job_run(j);
+    else if (imap_view_check(j))
+        resume(j);
+    else
+        imap_job_result(j, "NO", "CLOSED", "No mailbox selected any more");
     store_acct_give(ss->acct);
     ss->acct = NULL;
 }
@@ -265,6 +292,7 @@ static void job_run(struct imap_job *j)
 }
 
 static void submit_job(struct imap_session *ss, const struct imap_command *cmd);
+static void job_done(void *arg);
 
 static void queue_event(struct imap_session *ss, struct imap_event *e)
 {
@@ -283,7 +311,13 @@ static void run_next(struct imap_session *ss)
 {
     if (ss->closed || ss->job_running || ss->output_paused)
         return;
-    if (ss->pending) {
+    if (ss->parked) {
+        /* The client read the last batch: the next one (see internal.h). */
+        struct imap_job *j = ss->parked;
+        ss->parked = NULL;
+        ss->job_running = true;
+        workers_submit(ss->env->workers, job_work, job_done, j);
+    } else if (ss->pending) {
         const struct imap_command *cmd = ss->pending;
         ss->pending = NULL;
         submit_job(ss, cmd);
@@ -291,6 +325,8 @@ static void run_next(struct imap_session *ss)
         submit_job(ss, NULL);
     }
 }
+
+static void job_free(struct imap_job *j);
 
 static void job_done(void *arg)
 {
@@ -306,10 +342,32 @@ static void job_done(void *arg)
             imap_server_send(ss->engine, buf_str(&j->out));
         if (j->set_state)
             imap_server_set_state(ss->engine, j->state);
+        if (j->resume) {
+            /* More to come: parked, with its session reference, until the
+             * client has read this batch. A big message's buffer is not
+             * kept for the next one. */
+            if (j->out.cap > 4 * IMAP_BATCH_BYTES) {
+                buf_free(&j->out);
+                buf_init(&j->out, 0);
+            }
+            buf_clear(&j->out);
+            ss->parked = j;
+            run_next(ss);
+            return;
+        }
         if (j->cmd)
             imap_server_done(ss->engine, j->status ? j->status : "OK", buf_cstr(&j->code),
                              j->text);
     }
+    job_free(j);
+    run_next(ss);
+    session_unref(ss);
+}
+
+/* Also for a parked job whose connection closed. */
+static void job_free(struct imap_job *j)
+{
+    struct imap_session *ss = j->ss;
     while (j->events) {
         struct imap_event *e = j->events;
         j->events = e->next;
@@ -328,8 +386,6 @@ static void job_done(void *arg)
     buf_free(&j->code);
     arena_free(j->arena);
     free(j);
-    run_next(ss);
-    session_unref(ss);
 }
 
 static void submit_job(struct imap_session *ss, const struct imap_command *cmd)
@@ -430,9 +486,18 @@ static void on_tls_ready(struct conn *c, void *ctx)
 static void on_closed(struct conn *c, void *ctx, const char *reason)
 {
     struct imap_session *ss = ctx;
+    if (ss->counted)
+        usercount_remove(IMAP_MODULE, ss->counted);
+    ss->counted = 0;
     log_debug(ss->svc->name, "disconnect", "session=%s reason=%s", conn_id(c), log_q(reason));
     ss->closed = true;
     login_close(&ss->login);
+    if (ss->parked) {
+        /* A streaming command the client will never read the rest of. */
+        job_free(ss->parked);
+        ss->parked = NULL;
+        session_unref(ss); /* the job's reference */
+    }
     session_unref(ss);
 }
 
@@ -501,8 +566,14 @@ void imap_session_start(struct conn *c, const struct service *svc, const struct 
         .append_limit = (uint64_t)cfg->smtp_max_message_size,
         .max_bad = (unsigned)cfg->imap_max_errors,
         .sasl_secret = env->secret,
-        .capabilities = imap_capabilities,
     };
+    /* APPENDLIMIT=n (RFC 7889) is the engine's limit for an APPEND literal;
+     * the engine keeps its own copy of the list. */
+    ss->append_limit = sc.append_limit;
+    char caps[sizeof(imap_capabilities) + 32];
+    snprintf(caps, sizeof(caps), "%s APPENDLIMIT=%llu", imap_capabilities,
+             (unsigned long long)sc.append_limit);
+    sc.capabilities = caps;
     ss->engine = imap_server_new(&sc, &callbacks, ss);
     conn_set_handler(c, &handler, ss);
     conn_set_idle_timeout(c, cfg->imap_idle_timeout);

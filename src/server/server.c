@@ -20,6 +20,7 @@
 #include "auth/password.h"
 #include "auth/throttle.h"
 #include "server/service.h"
+#include "server/usercount.h"
 
 #define SERVER_MAX_LISTENERS (ADDR_LIST_MAX * 16)
 #define SHUTDOWN_POLL_MS 50
@@ -291,6 +292,7 @@ static void server_free(struct server *srv)
     tls_server_unref(srv->env.tls);
     auth_throttle_free(srv->env.throttle);
     auth_cache_free(srv->env.login_cache);
+    usercount_free();
     free(srv->dummy_hash);
     if (srv->env.base)
         event_base_free(srv->env.base);

@@ -12,7 +12,7 @@
 #include "store/db.h"
 #include "store/fs.h"
 
-#define ACCT_SCHEMA_VERSION 3
+#define ACCT_SCHEMA_VERSION 4
 #define ACCT_CACHE_KB "256"
 
 static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
@@ -80,6 +80,10 @@ static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
      * the index's few hits instead of probing the index once per message
      * of the mailbox (store_message_search). */
     "CREATE INDEX messages_file ON messages (file, mailbox_id);",
+    /* 4: \Recent (IMAP4rev1): the first UID no session has been told is
+     * recent (store_mailbox_recent). Mail already there is not new. */
+    ("ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
+     "UPDATE mailboxes SET recent_uid = uidnext;"),
 };
 
 /* The mailboxes every account starts with (RFC 6154 special use). */
@@ -402,4 +406,23 @@ void store_acct_close(struct store_acct *acct)
     free(acct->dir);
     free(acct->msg_dir);
     free(acct);
+}
+
+int store_acct_usage(struct store_acct *acct, unsigned long long *quota_r, uint64_t *used_r,
+                     char **error_r)
+{
+    /* meta.usage is kept by triggers: one read, whatever the mailbox sizes. */
+    sqlite3_stmt *st = acct_prepare(acct, "SELECT value FROM meta WHERE key = 'usage'", error_r);
+    if (!st)
+        return STORE_ERR_IO;
+    int rc = sqlite3_step(st);
+    int64_t used = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    acct_finish(acct, st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        *error_r = acct_error(acct, "reading the usage");
+        return STORE_ERR_IO;
+    }
+    *quota_r = acct->quota;
+    *used_r = used > 0 ? (uint64_t)used : 0;
+    return STORE_OK;
 }

@@ -226,7 +226,7 @@ static int insert_mailbox(struct store_acct *acct, const char *name, const char 
     st = acct_prepare(acct,
                       noselect == 1
                           ? "UPDATE mailboxes SET noselect = 0, special_use = ?2, uidvalidity = ?3,"
-                            " uidnext = 1 WHERE name = ?1"
+                            " uidnext = 1, recent_uid = 1 WHERE name = ?1"
                           : "INSERT INTO mailboxes (name, special_use, uidvalidity) VALUES (?1, ?2, ?3)",
                       error_r);
     if (!st)
@@ -506,7 +506,9 @@ static int do_rename(struct store_acct *acct, void *arg)
         }
         st = acct_prepare(acct,
                           "UPDATE mailboxes SET uidnext = (SELECT coalesce(max(uid), 0) + 1"
-                          " FROM messages WHERE mailbox_id = ?1) WHERE id = ?1",
+                          " FROM messages WHERE mailbox_id = ?1), recent_uid = (SELECT"
+                          " coalesce(max(uid), 0) + 1 FROM messages WHERE mailbox_id = ?1)"
+                          " WHERE id = ?1",
                           d->error_r);
         if (!st) {
             r = STORE_ERR_IO;
@@ -614,4 +616,74 @@ int store_mailbox_subscribe(struct store_acct *acct, const char *name, bool subs
 {
     struct sub_args sa = { name, subscribe, error_r };
     return in_transaction(acct, do_subscribe, &sa, error_r);
+}
+
+int store_subscription_list(struct store_acct *acct, int (*cb)(void *ctx, const char *name),
+                            void *ctx, char **error_r)
+{
+    sqlite3_stmt *st = acct_prepare(
+        acct, "SELECT name FROM subscriptions ORDER BY name <> 'INBOX', name", error_r);
+    if (!st)
+        return STORE_ERR_IO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (cb(ctx, (const char *)sqlite3_column_text(st, 0)))
+            break;
+    acct_finish(acct, st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        *error_r = acct_error(acct, "listing subscriptions");
+        return STORE_ERR_IO;
+    }
+    return STORE_OK;
+}
+
+int store_mailbox_recent(struct store_acct *acct, const char *name, bool claim,
+                         uint32_t *first_r, uint32_t *next_r, char **error_r)
+{
+    struct arena *a = arena_new(0);
+    int64_t id = mailbox_need(acct, a, name, NULL, error_r);
+    arena_free(a);
+    if (id < 0)
+        return (int)id;
+    /* No transaction: a compare-and-set of the marker, tried again when
+     * another session claimed in between (it only grows, so this ends). A
+     * look, or a claim of nothing, writes nothing. */
+    for (;;) {
+        sqlite3_stmt *st = acct_prepare(
+            acct, "SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?", error_r);
+        if (!st)
+            return STORE_ERR_IO;
+        sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st);
+        int64_t first = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        int64_t next = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+        acct_finish(acct, st);
+        if (rc != SQLITE_ROW) {
+            *error_r = acct_error(acct, "reading the recent marker");
+            return STORE_ERR_IO;
+        }
+        if (first > next)
+            first = next;
+        *first_r = (uint32_t)first;
+        *next_r = (uint32_t)next;
+        if (!claim || first == next)
+            return STORE_OK;
+        st = acct_prepare(acct,
+                          "UPDATE mailboxes SET recent_uid = ?2 WHERE id = ?1 AND recent_uid = ?3",
+                          error_r);
+        if (!st)
+            return STORE_ERR_IO;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, next);
+        sqlite3_bind_int64(st, 3, first);
+        rc = sqlite3_step(st);
+        int changed = sqlite3_changes(acct->db);
+        acct_finish(acct, st);
+        if (rc != SQLITE_DONE) {
+            *error_r = acct_error(acct, "claiming recent messages");
+            return STORE_ERR_IO;
+        }
+        if (changed == 1)
+            return STORE_OK;
+    }
 }

@@ -300,6 +300,54 @@ out:
     return r;
 }
 
+int store_message_append_many(struct store_acct *acct, const struct store_append_req *reqs,
+                              size_t n, uint32_t *uids_r, char **error_r)
+{
+    struct arena *a = arena_new(0);
+    char (*names)[FILE_NAME_LEN + 1] = xcalloc(n ? n : 1, sizeof(*names));
+    struct message_index *idx = xcalloc(n ? n : 1, sizeof(*idx));
+    uint64_t *modseqs = xcalloc(n ? n : 1, sizeof(*modseqs));
+    const char **mnames = xcalloc(n ? n : 1, sizeof(*mnames));
+    int r = STORE_OK;
+    /* Refuse early what the index would refuse, before writing a file. */
+    for (size_t i = 0; i < n && r == STORE_OK; i++) {
+        int64_t mbox = mailbox_need(acct, a, reqs[i].mailbox, NULL, error_r);
+        if (mbox < 0)
+            r = mailbox_error(mbox);
+    }
+    size_t written = 0;
+    while (r == STORE_OK && written < n) {
+        const struct store_append_req *q = &reqs[written];
+        r = message_write_file(acct->msg_dir, q->data, q->len, names[written], error_r);
+        if (r == STORE_OK)
+            message_index_build(q->data, q->len, &idx[written++]);
+    }
+    /* One transaction: the quota check of each sees the ones before it. */
+    if (r == STORE_OK && (r = acct_begin(acct, error_r)) == STORE_OK) {
+        for (size_t i = 0; i < n && r == STORE_OK; i++)
+            r = message_append_in_tx(acct, a, &reqs[i], names[i], &idx[i], &uids_r[i],
+                                     &modseqs[i], &mnames[i], error_r);
+        if (r == STORE_OK)
+            r = acct_commit(acct, error_r);
+        else
+            acct_rollback(acct);
+    }
+    for (size_t i = 0; i < written; i++) {
+        message_index_free(&idx[i]);
+        if (r != STORE_OK)
+            message_unlink_file(acct->msg_dir, names[i]);
+    }
+    for (size_t i = 0; r == STORE_OK && i < n; i++)
+        hub_publish(acct->store, acct->id, mnames[i], STORE_EVENT_APPEND, uids_r[i], modseqs[i],
+                    acct->origin);
+    free(names);
+    free(idx);
+    free(modseqs);
+    free(mnames);
+    arena_free(a);
+    return r;
+}
+
 static void row_to_message(sqlite3_stmt *st, struct store_message *m)
 {
     m->uid = (uint32_t)sqlite3_column_int64(st, 0);

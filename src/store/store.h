@@ -205,6 +205,11 @@ unsigned store_acct_pool_idle(struct store *s);
  * another process. Reports how many went. */
 int store_acct_clean_orphans(struct store_acct *acct, unsigned min_age, unsigned *removed,
                              char **error_r);
+/* The account's quota in bytes (0: no limit; read when the handle was
+ * opened) and what counts against it now: the bytes of its distinct
+ * message files (a copy costs nothing). */
+int store_acct_usage(struct store_acct *acct, unsigned long long *quota_r, uint64_t *used_r,
+                     char **error_r);
 
 #define STORE_MAILBOX_DELIM '/'
 #define STORE_MAILBOX_NAME_MAX 512
@@ -253,6 +258,17 @@ int store_mailbox_rename(struct store_acct *acct, const char *from, const char *
 /* Subscriptions, which may name mailboxes that do not exist. */
 int store_mailbox_subscribe(struct store_acct *acct, const char *name, bool subscribe,
                             char **error_r);
+/* Every subscribed name, mailbox or not, in store_mailbox_list's order
+ * (INBOX first, then by name); a non-zero return from cb stops. */
+int store_subscription_list(struct store_acct *acct, int (*cb)(void *ctx, const char *name),
+                            void *ctx, char **error_r);
+/* IMAP4rev1's \Recent: a mailbox keeps the first UID no session has been
+ * told is recent. The UIDs in [*first_r, *next_r) are recent now; with
+ * `claim` the caller takes them (one session only, RFC 3501 §2.3.2), so
+ * they are recent for no later call; without, it only looks. A new mailbox
+ * starts at 1; copies and moves arrive as recent, like new mail. */
+int store_mailbox_recent(struct store_acct *acct, const char *name, bool claim,
+                         uint32_t *first_r, uint32_t *next_r, char **error_r);
 
 /* ---- messages ---- */
 
@@ -280,6 +296,12 @@ struct store_append_req {
  * pending (see store_acct_index_pending). Blocking: run it in a worker. */
 int store_message_append(struct store_acct *acct, const struct store_append_req *req,
                          uint32_t *uid_r, char **error_r);
+/* Several messages at once, all or none (IMAP MULTIAPPEND, RFC 3502):
+ * every file is written first, then one transaction takes them all (one
+ * refusal, such as the quota, refuses them all). uids_r gets their UIDs in
+ * order. Blocking: workers. */
+int store_message_append_many(struct store_acct *acct, const struct store_append_req *reqs,
+                              size_t n, uint32_t *uids_r, char **error_r);
 
 /* Lists the messages of a mailbox with UID in [uid_min, uid_max] and MODSEQ
  * above changed_since (0: all), in UID order. */

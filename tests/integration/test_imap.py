@@ -286,7 +286,8 @@ def test_a_mailbox_renamed_under_a_session_is_not_confused_with_its_successor(sr
     typ, data = a.uid("STORE", "1:*", "+FLAGS", "(\\Deleted)")
     assert typ == "NO"
     assert b.select("Foo")[1] == [b"1"]
-    assert b.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS ())"]
+    # b is the first to select the new Foo: its message is \Recent (RFC 3501).
+    assert b.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS (\\Recent))"]
     a.logout()
     b.logout()
 
@@ -339,3 +340,33 @@ def test_the_login_cache_can_be_turned_off(make_server):
         logged_in(s).logout()
     lines = auth_lines(s)
     assert len(lines) == 3 and not any("cached=yes" in l for l in lines)
+
+
+def test_connections_per_user_are_limited(make_server):
+    """Past [imap] max_connections_per_user a login gets NO [LIMIT] (the
+    session stays usable and may log in as someone else); closing one lets
+    the next in."""
+    s = make_server()
+    s.quickstart()
+    s.add_account(USER, PASSWORD)
+    s.add_account("other@example.test", "other password")
+    s.set("imap", "max_connections_per_user", "2")
+    s.start()
+    a, b = logged_in(s), logged_in(s)
+    c = connect(s)
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[LIMIT\]"):
+        c.login(USER, PASSWORD)
+    assert "user-limit" in s.log()
+    c.login("other@example.test", "other password")
+    c.logout()
+    a.logout()
+    # The server counts the session out when it sees the connection close.
+    for _ in range(50):
+        try:
+            d = logged_in(s)
+            break
+        except imaplib.IMAP4.error:
+            time.sleep(0.1)
+    assert d.select("INBOX")[0] == "OK"
+    for m in (b, d):
+        m.logout()

@@ -74,6 +74,7 @@ class Client:
         self.sock.sendall(msg + b"\r\n")
         untagged, tagged = self.until_tagged(tag)
         assert tagged.startswith("OK"), tagged
+        self.appended = untagged   # EXISTS, into the selected mailbox
         return int(re.search(r"APPENDUID \d+ (\d+)", tagged).group(1))
 
     def poll(self, pred, timeout=3):
@@ -162,7 +163,8 @@ def test_a_rev1_client_that_enables_nothing_sees_no_modseq(srv):
     seen += a.ok("FETCH 1:* (FLAGS)")[0]
     untagged, _ = a.ok("STORE 1 +FLAGS (\\Seen)")
     seen += untagged
-    assert untagged[-1] == "* 1 FETCH (FLAGS (\\Seen))"
+    # a is the first to select INBOX: its messages are \Recent for it.
+    assert untagged[-1] == "* 1 FETCH (FLAGS (\\Seen \\Recent))"
     untagged, _ = a.ok("STORE 2 +FLAGS.SILENT (\\Seen)")
     seen += untagged
     assert not matching(untagged, r"\* 2 FETCH")
@@ -173,7 +175,7 @@ def test_a_rev1_client_that_enables_nothing_sees_no_modseq(srv):
     b.ok("EXPUNGE")
     seen += a.poll(lambda got: "* 1 EXPUNGE" in got)
     assert not [s for s in seen if "MODSEQ" in s or "VANISHED" in s], seen
-    assert "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Seen))" in seen
+    assert "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Seen \\Recent))" in seen
     a.close()
     b.close()
 
@@ -193,29 +195,30 @@ def test_condstore_select_fetch_store_status(srv):
     assert len(set(mods)) == 3 and max(mods) == h
     # A STORE's FETCH carries UID and the new MODSEQ.
     untagged, _ = c.ok("STORE 2 +FLAGS (\\Answered)")
-    assert untagged[-1] == f"* 2 FETCH (UID 2 FLAGS (\\Answered) MODSEQ ({h + 1}))"
+    # c is the first to select INBOX: its messages are \Recent for it.
+    assert untagged[-1] == f"* 2 FETCH (UID 2 FLAGS (\\Answered \\Recent) MODSEQ ({h + 1}))"
     # .SILENT drops FLAGS, not the MODSEQ.
     untagged, _ = c.ok("STORE 3 +FLAGS.SILENT (\\Flagged)")
     assert untagged[-1] == f"* 3 FETCH (UID 3 MODSEQ ({h + 2}))"
     assert not matching(untagged, r"\* 3 FETCH \(UID 3 FLAGS")
     # Flags already there: nothing changes, the MODSEQ stays.
     untagged, _ = c.ok("STORE 3 +FLAGS (\\Flagged)")
-    assert untagged[-1] == f"* 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ ({h + 2}))"
+    assert untagged[-1] == f"* 3 FETCH (UID 3 FLAGS (\\Flagged \\Recent) MODSEQ ({h + 2}))"
     # RFC 7162 §3.1.4.1: "s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)".
     # The answers put MODSEQ right after UID; unsolicited ones after FLAGS.
     untagged, _ = c.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h})")
     assert matching(untagged, r"\* \d+ FETCH \(UID \d+ MODSEQ") == [
-        f"* 2 FETCH (UID 2 MODSEQ ({h + 1}) FLAGS (\\Answered))",
-        f"* 3 FETCH (UID 3 MODSEQ ({h + 2}) FLAGS (\\Flagged))"]
+        f"* 2 FETCH (UID 2 MODSEQ ({h + 1}) FLAGS (\\Answered \\Recent))",
+        f"* 3 FETCH (UID 3 MODSEQ ({h + 2}) FLAGS (\\Flagged \\Recent))"]
     untagged, _ = c.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {h + 1})")
     assert matching(untagged, r"\* \d+ FETCH \(MODSEQ") == [
-        f"* 3 FETCH (MODSEQ ({h + 2}) FLAGS (\\Flagged))"]
+        f"* 3 FETCH (MODSEQ ({h + 2}) FLAGS (\\Flagged \\Recent))"]
     untagged, _ = c.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {h + 2})")
     assert not matching(untagged, r"\* \d+ FETCH \(MODSEQ")
     # A FETCH that sets \Seen reports it with UID and MODSEQ.
     untagged, _ = c.ok("FETCH 1 (BODY[TEXT])")
     assert re.fullmatch(rf"\* 1 FETCH \(UID 1 MODSEQ \({h + 3}\) BODY\[TEXT\] .*"
-                        rf" FLAGS \(\\Seen\)\)", untagged[-1], re.S), untagged
+                        rf" FLAGS \(\\Seen \\Recent\)\)", untagged[-1], re.S), untagged
     untagged, _ = c.ok("STATUS INBOX (HIGHESTMODSEQ MESSAGES)")
     assert matching(untagged, r"\* STATUS") == [
         f'* STATUS "INBOX" (MESSAGES 3 HIGHESTMODSEQ {h + 3})']
@@ -237,7 +240,7 @@ def test_two_sessions_see_the_modseq_move(srv):
     assert f"* 2 FETCH (UID 2 FLAGS ($Work) MODSEQ ({h + 1}))" in got
     b.ok("UID STORE 2 -FLAGS ($Work)")
     got = a.poll(lambda got: any(f"MODSEQ ({h + 2})" in g for g in got))
-    assert f"* 2 FETCH (UID 2 FLAGS () MODSEQ ({h + 2}))" in got
+    assert f"* 2 FETCH (UID 2 FLAGS (\\Recent) MODSEQ ({h + 2}))" in got   # a selected first
     # Delivery to the mailbox moves it as well.
     b.append("late")
     got = a.poll(lambda got: "* 4 EXISTS" in got)
@@ -286,7 +289,8 @@ def test_unchangedsince_conflicts_give_modified(srv):
     cur = modseq_of(fetches(a.ok("UID FETCH 3 (MODSEQ)")[0])[3][1])
     untagged, tagged = a.ok(f"UID STORE 3 (UNCHANGEDSINCE {cur}) FLAGS (\\Answered)")
     assert tagged == "OK STORE completed"
-    m = re.fullmatch(r"\* 2 FETCH \(UID 3 FLAGS \(\\Answered\) MODSEQ \((\d+)\)\)", untagged[-1])
+    m = re.fullmatch(r"\* 2 FETCH \(UID 3 FLAGS \(\\Answered \\Recent\) MODSEQ \((\d+)\)\)",
+                     untagged[-1])
     assert m and int(m.group(1)) > cur, untagged
     a.close()
     b.close()
@@ -303,7 +307,8 @@ def test_a_conditional_store_enables_condstore_for_the_session(srv):
     assert "MODSEQ (" in untagged[-1]
     b.ok("STORE 1 +FLAGS ($C)")
     got = a.poll(lambda got: any("$C" in g for g in got))
-    assert any(re.search(r"FLAGS \(\$A \$B \$C\) MODSEQ \(\d+\)", g) for g in got), got
+    # a selected INBOX first: the message is \Recent for it.
+    assert any(re.search(r"FLAGS \(\$A \$B \$C \\Recent\) MODSEQ \(\d+\)", g) for g in got), got
     a.close()
     b.close()
 
@@ -376,7 +381,7 @@ def test_qresync_select_after_expunges_elsewhere(srv):
     o.ok("UID EXPUNGE 3:7")
     o.ok("UID STORE 5 +FLAGS (\\Flagged)")
     assert o.append("gone") == 11
-    o.poll(lambda got: "* 7 EXISTS" in got)   # the session's view has it now
+    assert "* 7 EXISTS" in o.appended         # the session's view has it now
     o.ok("UID STORE 11 +FLAGS (\\Deleted)")
     o.ok("EXPUNGE")
     assert o.append("new") == 12

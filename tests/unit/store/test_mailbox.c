@@ -778,6 +778,145 @@ static void test_subscribe(void)
     store_acct_close(acct);
 }
 
+/* store_subscription_list: every subscribed name, mailbox or not, INBOX
+ * first, then by name. */
+struct names {
+    int n;
+    char v[MAXBOX][64];
+};
+
+static int names_cb(void *ctx, const char *name)
+{
+    struct names *ns = ctx;
+    if (ns->n == MAXBOX)
+        return 1;
+    snprintf(ns->v[ns->n++], sizeof(ns->v[0]), "%s", name);
+    return 0;
+}
+
+static void test_subscription_list(void)
+{
+    struct store_acct *acct = new_acct();
+    char *err = NULL;
+    CHECK_INT(subscribe(acct, "#news.comp.mail.mime", true), STORE_OK);
+    CHECK_INT(subscribe(acct, "Fruit/Peach", true), STORE_OK);
+    CHECK_INT(subscribe(acct, "Junk", false), STORE_OK);
+    struct names ns = { 0 };
+    CHECK_INT(store_subscription_list(acct, names_cb, &ns, &err), STORE_OK);
+    const char *want[] = { "INBOX", "#news.comp.mail.mime", "Archive", "Drafts", "Fruit/Peach",
+                           "Sent", "Trash" };
+    CHECK_INT(ns.n, 7);
+    for (int i = 0; i < ns.n && i < 7; i++)
+        CHECK_STR(ns.v[i], want[i]);
+    /* A non-zero return stops. */
+    struct names one = { .n = MAXBOX - 1 };
+    CHECK_INT(store_subscription_list(acct, names_cb, &one, &err), STORE_OK);
+    CHECK_INT(one.n, MAXBOX);
+    free(err);
+    store_acct_close(acct);
+}
+
+static int recent(struct store_acct *acct, const char *name, bool claim, uint32_t *first,
+                  uint32_t *next)
+{
+    char *err = NULL;
+    *first = *next = 0;
+    int r = store_mailbox_recent(acct, name, claim, first, next, &err);
+    if (r != STORE_OK)
+        CHECK(err != NULL);
+    free(err);
+    return r;
+}
+
+/* \Recent: the first session to claim gets the messages, once; looking
+ * takes nothing; new mailboxes start at 1; copies are recent. */
+static void test_recent(void)
+{
+    struct store_acct *acct = new_acct();
+    uint32_t first, next, uid;
+    CHECK_INT(recent(acct, "INBOX", false, &first, &next), STORE_OK);
+    CHECK_INT(first, 1);
+    CHECK_INT(next, 1);
+    CHECK_INT(append(acct, "INBOX", "Subject: a\r\n\r\nx\r\n", 0, &uid), STORE_OK);
+    CHECK_INT(append(acct, "INBOX", "Subject: b\r\n\r\nx\r\n", 0, &uid), STORE_OK);
+    /* Looking twice sees the same; claiming takes them. */
+    CHECK_INT(recent(acct, "inbox", false, &first, &next), STORE_OK);
+    CHECK_INT(first, 1);
+    CHECK_INT(next, 3);
+    CHECK_INT(recent(acct, "INBOX", false, &first, &next), STORE_OK);
+    CHECK_INT(first, 1);
+    CHECK_INT(next, 3);
+    CHECK_INT(recent(acct, "INBOX", true, &first, &next), STORE_OK);
+    CHECK_INT(first, 1);
+    CHECK_INT(next, 3);
+    CHECK_INT(recent(acct, "INBOX", true, &first, &next), STORE_OK);
+    CHECK_INT(first, 3);
+    CHECK_INT(next, 3);
+    CHECK_INT(append(acct, "INBOX", "Subject: c\r\n\r\nx\r\n", 0, &uid), STORE_OK);
+    CHECK_INT(recent(acct, "INBOX", true, &first, &next), STORE_OK);
+    CHECK_INT(first, 3);
+    CHECK_INT(next, 4);
+    /* A copy arrives as recent; a claim elsewhere leaves INBOX alone. */
+    char *err = NULL;
+    CHECK_INT(store_message_copy(acct, "INBOX", &uid, 1, "Archive", false, NULL, NULL, &err),
+              STORE_OK);
+    CHECK_INT(recent(acct, "Archive", true, &first, &next), STORE_OK);
+    CHECK_INT(first, 1);
+    CHECK_INT(next, 2);
+    CHECK_INT(recent(acct, "INBOX", false, &first, &next), STORE_OK);
+    CHECK_INT(first, 4);
+    CHECK_INT(next, 4);
+    /* A \Noselect name has none; made again, it starts over. */
+    CHECK_INT(create(acct, "p/q", NULL), STORE_OK);
+    CHECK_INT(append(acct, "p", "Subject: p\r\n\r\nx\r\n", 0, &uid), STORE_OK);
+    CHECK_INT(recent(acct, "p", true, &first, &next), STORE_OK);
+    CHECK_INT(delete(acct, "p"), STORE_OK);
+    CHECK_INT(recent(acct, "p", false, &first, &next), STORE_ERR_NOT_FOUND);
+    CHECK_INT(recent(acct, "nonesuch", true, &first, &next), STORE_ERR_NOT_FOUND);
+    CHECK_INT(recent(acct, "a//b", true, &first, &next), STORE_ERR_INVALID);
+    CHECK_INT(create(acct, "p", NULL), STORE_OK);
+    CHECK_INT(append(acct, "p", "Subject: p\r\n\r\nx\r\n", 0, &uid), STORE_OK);
+    CHECK_INT(uid, 1);
+    CHECK_INT(recent(acct, "p", false, &first, &next), STORE_OK);
+    CHECK_INT(first, 1);
+    CHECK_INT(next, 2);
+    /* INBOX renamed: its messages move, and are not new where they land. */
+    CHECK_INT(rename_box(acct, "INBOX", "Old"), STORE_OK);
+    CHECK_INT(recent(acct, "Old", false, &first, &next), STORE_OK);
+    CHECK_INT(first, next);
+    CHECK_INT(next, 4);
+    free(err);
+    store_acct_close(acct);
+}
+
+/* An index from before \Recent was kept: its mail is not new. */
+static void test_recent_migration(void)
+{
+    struct store_acct *acct = new_acct();
+    int64_t id = last_account_id;
+    uint32_t first, next, uid;
+    CHECK_INT(append(acct, "INBOX", "Subject: a\r\n\r\nx\r\n", 0, &uid), STORE_OK);
+    store_acct_close(acct);
+    CHECK_INT(fixture_index_sql(tmpdir, id,
+                                "ALTER TABLE mailboxes DROP COLUMN recent_uid;"
+                                " PRAGMA user_version = 3"),
+              0);
+    char *err = NULL;
+    acct = NULL;
+    CHECK_INT(store_acct_open(store, id, &acct, &err), STORE_OK);
+    free(err);
+    if (!acct)
+        return;
+    CHECK_INT(recent(acct, "INBOX", false, &first, &next), STORE_OK);
+    CHECK_INT(first, 2);
+    CHECK_INT(next, 2);
+    CHECK_INT(append(acct, "INBOX", "Subject: b\r\n\r\nx\r\n", 0, &uid), STORE_OK);
+    CHECK_INT(recent(acct, "INBOX", true, &first, &next), STORE_OK);
+    CHECK_INT(first, 2);
+    CHECK_INT(next, 3);
+    store_acct_close(acct);
+}
+
 static void test_accounts_separate(void)
 {
     struct store_acct *one = new_acct();
@@ -806,6 +945,9 @@ int main(void)
     RUN(test_rename_inbox);
     RUN(test_rename_inbox_to_child);
     RUN(test_subscribe);
+    RUN(test_subscription_list);
+    RUN(test_recent);
+    RUN(test_recent_migration);
     RUN(test_accounts_separate);
     teardown();
     return TEST_DONE();
