@@ -11,9 +11,9 @@
  * only means the full check runs. Wrong passwords are never cached, so they
  * always cost the full hash: the cache never speeds up guessing.
  *
- * The table has a fixed number of slots (direct-mapped by the stored hash):
- * memory is bounded; two accounts on one slot evict each other, which costs
- * a hash, never a wrong answer.
+ * The table has a fixed number of slots in sets of four (the set chosen by
+ * the stored hash; the oldest entry of a full set goes): memory is bounded,
+ * and an eviction costs a hash, never a wrong answer.
  *
  * Owns: its table. Thread-safe (used by the hashing threads). Time is passed
  * in (seconds, monotonic) so tests control it. Never logs.
@@ -27,7 +27,8 @@
 
 struct auth_cache;
 
-/* `slots` is rounded up to a power of two (at least 16). */
+/* `slots` is rounded up to a power of two (at least 16). A password change
+ * leaves the old entry to age out of its set. */
 struct auth_cache *auth_cache_new(unsigned slots);
 void auth_cache_free(struct auth_cache *c);
 

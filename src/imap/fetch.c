@@ -27,22 +27,9 @@ struct fetch_ctx {
     struct arena *scratch;     /* one message's file and structure, reset for each */
 };
 
-static bool in_sorted(const uint32_t *v, uint32_t n, uint32_t x)
-{
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo] == x;
-}
-
 static bool wanted(const struct fetch_ctx *f, uint32_t uid)
 {
-    return in_sorted(f->uids, f->n, uid);
+    return imap_u32_find(f->uids, f->n, uid) != 0;
 }
 
 struct uid_list {
@@ -484,7 +471,7 @@ struct store_ctx {
 static int store_reply(void *ctx, const struct store_message *m)
 {
     struct store_ctx *s = ctx;
-    if (!in_sorted(s->uids, s->n, m->uid) || in_sorted(s->failed, s->nfailed, m->uid))
+    if (!imap_u32_find(s->uids, s->n, m->uid) || imap_u32_find(s->failed, s->nfailed, m->uid))
         return 0;
     uint32_t msn = imap_view_msn(&s->j->ss->view, m->uid);
     if (!msn)

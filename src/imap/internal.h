@@ -140,6 +140,8 @@ void imap_apply_updates(struct imap_job *j, bool expunges);
 /* False (and the view dropped, with an untagged OK [CLOSED]) when the
  * selected mailbox was renamed or deleted under this session. */
 bool imap_view_check(struct imap_job *j);
+/* Where x is in the ascending array v: its index + 1, or 0 when absent. */
+uint32_t imap_u32_find(const uint32_t *v, uint32_t n, uint32_t x);
 /* MSN of a UID in the view, or 0. */
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
 /* Whether the saved search result ("$") holds a UID. */

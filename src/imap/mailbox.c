@@ -29,30 +29,27 @@ static void view_push(struct imap_view *v, uint32_t uid)
     v->uids[v->n++] = uid;
 }
 
-uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
+uint32_t imap_u32_find(const uint32_t *v, uint32_t n, uint32_t x)
 {
-    uint32_t lo = 0, hi = v->n;
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (v->uids[mid] < uid)
+        if (v[mid] < x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < v->n && v->uids[lo] == uid ? lo + 1 : 0;
+    return lo < n && v[lo] == x ? lo + 1 : 0;
+}
+
+uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
+{
+    return imap_u32_find(v->uids, v->n, uid);
 }
 
 bool imap_view_saved_has(const struct imap_view *v, uint32_t uid)
 {
-    uint32_t lo = 0, hi = v->nsaved;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (v->saved[mid] < uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < v->nsaved && v->saved[lo] == uid;
+    return imap_u32_find(v->saved, v->nsaved, uid) != 0;
 }
 
 uint32_t *imap_view_resolve(struct imap_job *j, const struct imap_seq_set *set, bool uid,

@@ -76,19 +76,6 @@ static int prefetch_text(struct search_ctx *s, const struct imap_search *k)
     return 0;
 }
 
-static bool in_sorted(const uint32_t *v, uint32_t n, uint32_t x)
-{
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo] == x;
-}
-
 /* Case-insensitive (ASCII) substring. */
 static bool contains(struct str hay, struct str needle)
 {
@@ -239,7 +226,7 @@ static bool match(struct msg_ctx *c, const struct imap_search *k)
     case IMAP_SK_TEXT:
         for (struct text_hits *h = c->s->hits; h; h = h->next)
             if (h->key == k)
-                return in_sorted(h->uids, h->n, m->uid);
+                return imap_u32_find(h->uids, h->n, m->uid) != 0;
         return false;
     case IMAP_SK_SUBJECT: return header_has(c, "Subject", k->u.str);
     case IMAP_SK_FROM: return header_has(c, "From", k->u.str);
