@@ -228,7 +228,17 @@ static bool match(struct msg_ctx *c, const struct imap_search *k)
             if (h->key == k)
                 return imap_u32_find(h->uids, h->n, m->uid) != 0;
         return false;
-    case IMAP_SK_SUBJECT: return header_has(c, "Subject", k->u.str);
+    case IMAP_SK_SUBJECT: {
+        /* RFC 3501 defines SUBJECT on the envelope's subject, which the
+         * stored structure holds: no need to read the message file. */
+        struct mime_part *root = msg_root(c);
+        if (root && root->envelope) {
+            struct arena *a = c->s->j->arena;
+            return contains(mime_decode_words(a, mime_unfold(a, root->envelope->subject)),
+                            k->u.str);
+        }
+        return header_has(c, "Subject", k->u.str);
+    }
     case IMAP_SK_FROM: return header_has(c, "From", k->u.str);
     case IMAP_SK_TO: return header_has(c, "To", k->u.str);
     case IMAP_SK_CC: return header_has(c, "Cc", k->u.str);

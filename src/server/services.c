@@ -2,6 +2,7 @@
  * connections. A protocol module replaces refuse_start with its own. */
 #include "server/service.h"
 #include "imap/session.h"
+#include "pop3/session.h"
 #include "smtp/session.h"
 
 const struct service services[] = {
@@ -10,8 +11,8 @@ const struct service services[] = {
     { "submissions", CFG_ID_listen_submissions, PROTO_SMTP, true, smtp_session_start },
     { "imap", CFG_ID_listen_imap, PROTO_IMAP, false, imap_session_start },
     { "imaps", CFG_ID_listen_imaps, PROTO_IMAP, true, imap_session_start },
-    { "pop3", CFG_ID_listen_pop3, PROTO_POP3, false, refuse_start },
-    { "pop3s", CFG_ID_listen_pop3s, PROTO_POP3, true, refuse_start },
+    { "pop3", CFG_ID_listen_pop3, PROTO_POP3, false, pop3_session_start },
+    { "pop3s", CFG_ID_listen_pop3s, PROTO_POP3, true, pop3_session_start },
     { "http", CFG_ID_listen_http, PROTO_HTTP, false, refuse_start },
     { "https", CFG_ID_listen_https, PROTO_HTTP, true, refuse_start },
 };

@@ -627,9 +627,9 @@ static void collect_one(void *ctx, uint32_t uid)
     pairs_add(ctx, uid, 0);
 }
 
-int store_message_expunge(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
-                          size_t nuids, void (*expunged)(void *ctx, uint32_t uid), void *ctx,
-                          char **error_r)
+static int expunge(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
+                   size_t nuids, bool any, void (*expunged)(void *ctx, uint32_t uid), void *ctx,
+                   char **error_r)
 {
     struct arena *a = arena_new(0);
     struct uid_pairs done = { 0 };
@@ -643,7 +643,7 @@ int store_message_expunge(struct store_acct *acct, const char *mailbox, const ui
     if ((r = acct_begin(acct, error_r)) != STORE_OK)
         goto out;
     int64_t modseq = 0;
-    r = remove_messages(acct, mbox, uids, nuids, false, collect_one, &done, &modseq, error_r);
+    r = remove_messages(acct, mbox, uids, nuids, any, collect_one, &done, &modseq, error_r);
     if (r == STORE_OK)
         r = acct_commit(acct, error_r);
     else
@@ -662,6 +662,22 @@ out:
     free(done.b);
     arena_free(a);
     return r;
+}
+
+int store_message_expunge(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
+                          size_t nuids, void (*expunged)(void *ctx, uint32_t uid), void *ctx,
+                          char **error_r)
+{
+    return expunge(acct, mailbox, uids, nuids, false, expunged, ctx, error_r);
+}
+
+int store_message_delete(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
+                         size_t nuids, void (*deleted)(void *ctx, uint32_t uid), void *ctx,
+                         char **error_r)
+{
+    if (!uids || !nuids)
+        return STORE_OK; /* never "everything": that is what NULL means to expunge */
+    return expunge(acct, mailbox, uids, nuids, true, deleted, ctx, error_r);
 }
 
 int store_message_copy(struct store_acct *acct, const char *from, const uint32_t *uids,

@@ -327,11 +327,17 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
                        size_t nuids, const char *to, bool move,
                        void (*copied)(void *ctx, uint32_t old_uid, uint32_t new_uid), void *ctx,
                        char **error_r);
-/* Expunges the given UIDs, or every \Deleted message when uids is NULL;
- * expunged UIDs go through `expunged` in order. */
+/* Expunges the \Deleted messages among the given UIDs (IMAP's UID
+ * EXPUNGE), or every \Deleted message when uids is NULL; expunged UIDs go
+ * through `expunged` in order. */
 int store_message_expunge(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
                           size_t nuids, void (*expunged)(void *ctx, uint32_t uid), void *ctx,
                           char **error_r);
+/* Removes the given messages whatever their flags, in one transaction
+ * (POP3's UPDATE state); UIDs already gone are skipped. */
+int store_message_delete(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
+                         size_t nuids, void (*deleted)(void *ctx, uint32_t uid), void *ctx,
+                         char **error_r);
 /* UIDs expunged with a MODSEQ above `since` (QRESYNC's VANISHED). */
 int store_message_vanished(struct store_acct *acct, const char *mailbox, uint64_t since,
                            void (*cb)(void *ctx, uint32_t uid), void *ctx, char **error_r);

@@ -370,3 +370,21 @@ def test_connections_per_user_are_limited(make_server):
     assert d.select("INBOX")[0] == "OK"
     for m in (b, d):
         m.logout()
+
+
+def test_search_subject_decodes_and_unfolds_the_subject(srv):
+    """SUBJECT matches the envelope's subject decoded (RFC 2047) and unfolded,
+    case-insensitively; not other header fields."""
+    msg = (b"From: Bob <bob@remote.test>\r\nTo: " + USER.encode() + b"\r\n"
+           b"Subject: =?UTF-8?Q?Caf=C3=A9_menu?= for the\r\n long weekend\r\n"
+           b"X-Note: zebra crossing\r\n\r\nbody\r\n")
+    m = logged_in(srv)
+    m.append("INBOX", None, None, msg)
+    m.append("INBOX", None, None, b"Subject: unrelated\r\nX-Subject: weekend\r\n\r\nx\r\n")
+    m.select("INBOX")
+    assert m.uid("SEARCH", "SUBJECT", '"the long WEEKEND"')[1] == [b"1"]
+    assert m.uid("SEARCH", "SUBJECT", "zebra")[1] == [b""]
+    m.literal = "café menu".encode()
+    assert m.uid("SEARCH", "CHARSET", "UTF-8", "SUBJECT")[1] == [b"1"]
+    assert m.uid("SEARCH", "SUBJECT", "unrelated")[1] == [b"2"]
+    m.logout()

@@ -18,7 +18,6 @@ from conftest import IMPLICIT_TLS, LOG_LINE, PORT_OFFSETS, run_cli, tls_client_c
 
 # Listeners whose protocol is not built yet refuse in their own protocol.
 REFUSALS = {
-    "pop3": b"-ERR ", "pop3s": b"-ERR ",
     "http": b"HTTP/1.1 503 ", "https": b"HTTP/1.1 503 ",
 }
 
@@ -202,9 +201,9 @@ def test_started_as_root_it_runs_as_the_configured_user(server):
 
 
 def test_every_log_line_has_the_documented_shape(server):
-    with server.connect("pop3") as s:
+    with server.connect("http") as s:
         read_all(s)
-    server.wait_log(" pop3 refused ")
+    server.wait_log(" http refused ")
     server.signal(signal.SIGHUP)
     server.wait_log(" core reloaded ")
     server.stop()
@@ -212,15 +211,15 @@ def test_every_log_line_has_the_documented_shape(server):
     assert lines
     for line in lines:
         assert LOG_LINE.match(line), line
-    refused = [l for l in lines if " pop3 refused " in l][0]
+    refused = [l for l in lines if " http refused " in l][0]
     assert re.search(r" session=[0-9a-f]{10} peer=127\.0\.0\.1:\d+ ", refused)
 
 
 def test_many_connections_at_once_are_all_answered(server):
-    socks = [socket.create_connection(("127.0.0.1", server.port("pop3")), timeout=5)
+    socks = [socket.create_connection(("127.0.0.1", server.port("http")), timeout=5)
              for _ in range(100)]
     for s in socks:
-        assert read_all(s).startswith(b"-ERR ")
+        assert read_all(s).startswith(b"HTTP/1.1 503 ")
         s.close()
 
 
@@ -282,11 +281,11 @@ def test_log_level_debug_shows_connections_and_handshakes(make_server):
     srv.quickstart()
     srv.conf.write_text(srv.conf.read_text().replace("log_level = info", "log_level = debug"))
     srv.start()
-    with srv.connect("pop3s") as s:
+    with srv.connect("https") as s:
         read_all(s)
     srv.wait_log(" tls handshake ")
     log = srv.log()
-    assert re.search(r" debug pop3s connect session=[0-9a-f]{10} peer=127\.0\.0\.1:\d+ "
+    assert re.search(r" debug https connect session=[0-9a-f]{10} peer=127\.0\.0\.1:\d+ "
                      r"listener=127\.0\.0\.1:\d+", log)
     assert re.search(r" debug tls handshake session=\S+ peer=\S+ version=TLSv1\.3 cipher=\S+", log)
 
@@ -298,8 +297,8 @@ def test_log_level_warn_hides_info(make_server):
     srv.start(wait=False)
     with pytest.raises(AssertionError):
         srv.wait_log(" ready ", timeout=1.5)
-    with srv.connect("pop3") as s:
-        assert read_all(s).startswith(b"-ERR ")
+    with srv.connect("http") as s:
+        assert read_all(s).startswith(b"HTTP/1.1 503 ")
     assert " info " not in srv.log()
 
 
@@ -332,9 +331,9 @@ def test_out_of_file_descriptors_pauses_accepting_then_recovers(make_server):
     # Once descriptors are free again, new clients are served.
     deadline = time.monotonic() + 10
     while True:
-        with srv.connect("pop3") as s:
+        with srv.connect("http") as s:
             data = read_all(s)
-        if data.startswith(b"-ERR "):
+        if data.startswith(b"HTTP/1.1 503 "):
             break
         assert time.monotonic() < deadline, data
         time.sleep(0.1)

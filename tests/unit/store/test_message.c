@@ -1165,6 +1165,31 @@ static void test_append_not_found(void)
     store_acct_close(acct);
 }
 
+/* POP3's UPDATE: the named messages go whatever their flags, in one
+ * transaction; NULL or none removes nothing (never "all"). */
+static void test_delete(void)
+{
+    struct store_acct *acct = new_acct();
+    struct arena *a = arena_new(0);
+    struct store_mailbox m;
+    char *err = NULL;
+    uint32_t uids[3];
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(append(acct, "INBOX", msg1, 0, &uids[i]), STORE_OK);
+    CHECK_INT(store_message_delete(acct, "INBOX", NULL, 0, NULL, NULL, &err), STORE_OK);
+    CHECK_INT(get(acct, a, "INBOX", &m), STORE_OK);
+    CHECK_INT(m.messages, 3);
+    uint32_t gone[] = { uids[0], uids[2], 999 };
+    CHECK_INT(store_message_delete(acct, "INBOX", gone, 3, NULL, NULL, &err), STORE_OK);
+    CHECK_INT(get(acct, a, "INBOX", &m), STORE_OK);
+    CHECK_INT(m.messages, 1);
+    CHECK_INT(store_message_delete(acct, "Nowhere", gone, 1, NULL, NULL, &err),
+              STORE_ERR_NOT_FOUND);
+    free(err);
+    arena_free(a);
+    store_acct_close(acct);
+}
+
 int main(void)
 {
     setup();
@@ -1178,6 +1203,7 @@ int main(void)
     RUN(test_expunge);
     RUN(test_files_shared_and_collected);
     RUN(test_append_not_found);
+    RUN(test_delete);
     teardown();
     return TEST_DONE();
 }
