@@ -225,6 +225,20 @@ static void under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *i
     }
 }
 
+/* Under COMPRESS: inflating stops at the read-ahead limit, leaving
+ * compressed bytes below, and libevent inflates again only when more bytes
+ * arrive from the network, which a client waiting for our answer never
+ * sends. So once the engine has taken everything inflated, ask the lower
+ * layer to hand up what it holds. */
+static void inflate_more(struct conn *c)
+{
+    if (!c->deflate)
+        return;
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    if (under && evbuffer_get_length(bufferevent_get_input(under)))
+        bufferevent_trigger(under, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
@@ -241,6 +255,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
     }
     if (c->closing && !c->closed)
         evbuffer_drain(in, evbuffer_get_length(in)); /* nothing more is read */
+    else if (!c->closed && !c->paused && bev == c->bev && evbuffer_get_length(in) == 0)
+        inflate_more(c);
     leave(c);
 }
 
@@ -359,6 +375,8 @@ void conn_resume_read(struct conn *c)
      * event will announce it, so hand it over now. */
     if (evbuffer_get_length(bufferevent_get_input(c->bev)))
         bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    else
+        inflate_more(c);
 }
 
 void conn_set_idle_timeout(struct conn *c, long long ms)

@@ -124,27 +124,45 @@ static bool run_deflate(struct deflate_state *s, struct evbuffer *dst, int flush
     } while (true);
 }
 
+/* Input taken per step while a limit applies. The limit is counted in
+ * input (zlib holds some back until a flush, so its output lags), and
+ * compressed output is never much larger than its input: a pass writes at
+ * most about limit + OUT_STEP. */
+#define OUT_STEP 16384
+
 enum bufferevent_filter_result deflate_filter_out(struct evbuffer *src, struct evbuffer *dst,
                                                   ev_ssize_t limit,
                                                   enum bufferevent_flush_mode mode, void *ctx)
 {
-    (void)limit;
     (void)mode;
     struct deflate_state *s = ctx;
     if (evbuffer_get_length(src) == 0)
         return BEV_NEED_MORE;
+    size_t taken = 0; /* input this pass: the output is about as much, or less */
+    /* The limit is the room below the lower layer's high-water mark. What
+     * does not fit stays here, in the top layer, where conn_set_drain's
+     * watermark and the engine's backpressure see it; libevent runs this
+     * filter again as the lower layer drains. Taking everything at once
+     * would empty the top layer while the bytes wait below, and its write
+     * callback (the drain) would never come. */
     while (evbuffer_get_length(src) > 0) {
+        if (limit >= 0 && taken >= (size_t)limit)
+            break;
         struct evbuffer_iovec in;
         if (evbuffer_peek(src, -1, NULL, &in, 1) < 1)
             break;
+        if (limit >= 0 && in.iov_len > OUT_STEP)
+            in.iov_len = OUT_STEP;
         s->out.next_in = in.iov_base;
         s->out.avail_in = (uInt)in.iov_len;
-        bool last = in.iov_len == evbuffer_get_length(src);
+        bool last = in.iov_len == evbuffer_get_length(src) ||
+                    (limit >= 0 && taken + in.iov_len >= (size_t)limit);
         /* A sync flush after the last piece: the reply goes out whole now,
          * not when more output happens to follow. */
         if (!run_deflate(s, dst, last ? Z_SYNC_FLUSH : Z_NO_FLUSH))
             return BEV_ERROR;
         evbuffer_drain(src, in.iov_len);
+        taken += in.iov_len;
     }
     return BEV_OK;
 }

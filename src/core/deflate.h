@@ -3,7 +3,8 @@
  * pair of libevent filters, for IMAP COMPRESS=DEFLATE (RFC 4978).
  *
  * The output side compresses what the engine writes and ends every batch
- * with a sync flush, so each reply reaches the client whole at once. The
+ * with a sync flush, so each reply reaches the client whole at once. It
+ * honours its limit (the room in the layer below): the rest waits on top. The
  * input side inflates what the client sends, producing at most what the
  * filter's limit allows per call (a few bytes can inflate to megabytes: the
  * rest waits in the compressed input until the engine has read).

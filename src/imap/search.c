@@ -30,6 +30,7 @@ struct search_ctx {
     uint32_t n, cap;
     int64_t now;
     int error;
+    struct arena *scratch;     /* one message's structure and header, reset per message */
 };
 
 static void hit(void *ctx, uint32_t uid)
@@ -132,7 +133,7 @@ static struct mime_part *msg_root(struct msg_ctx *c)
 {
     if (!c->root) {
         char *err = NULL;
-        c->root = store_message_structure(c->s->j->ss->acct, c->s->j->arena, c->m->file, &err);
+        c->root = store_message_structure(c->s->j->ss->acct, c->s->scratch, c->m->file, &err);
         free(err);
     }
     return c->root;
@@ -152,7 +153,7 @@ static struct str msg_header(struct msg_ctx *c)
     free(err);
     if (fd < 0)
         return c->header;
-    char *p = arena_alloc(c->s->j->arena, root->header_len + 1);
+    char *p = arena_alloc(c->s->scratch, root->header_len + 1);
     ssize_t r = pread(fd, p, root->header_len, 0);
     close(fd);
     if (r > 0)
@@ -168,7 +169,7 @@ static bool header_has(struct msg_ctx *c, const char *name, struct str value)
     while (mime_header_next(&it, &f)) {
         if (!str_eq_nocase_cstr(f.name, name))
             continue;
-        if (contains(mime_decode_words(c->s->j->arena, mime_unfold(c->s->j->arena, f.value)),
+        if (contains(mime_decode_words(c->s->scratch, mime_unfold(c->s->scratch, f.value)),
                      value))
             return true;
     }
@@ -233,7 +234,7 @@ static bool match(struct msg_ctx *c, const struct imap_search *k)
          * stored structure holds: no need to read the message file. */
         struct mime_part *root = msg_root(c);
         if (root && root->envelope) {
-            struct arena *a = c->s->j->arena;
+            struct arena *a = c->s->scratch;
             return contains(mime_decode_words(a, mime_unfold(a, root->envelope->subject)),
                             k->u.str);
         }
@@ -244,7 +245,7 @@ static bool match(struct msg_ctx *c, const struct imap_search *k)
     case IMAP_SK_CC: return header_has(c, "Cc", k->u.str);
     case IMAP_SK_BCC: return header_has(c, "Bcc", k->u.str);
     case IMAP_SK_HEADER: {
-        char *name = arena_strndup(c->s->j->arena, k->u.header.field.p, k->u.header.field.len);
+        char *name = arena_strndup(c->s->scratch, k->u.header.field.p, k->u.header.field.len);
         return header_has(c, name, k->u.header.value);
     }
     case IMAP_SK_BEFORE: return day < k->u.date.days;
@@ -279,6 +280,7 @@ static int search_one(void *ctx, const struct store_message *m)
 {
     struct search_ctx *s = ctx;
     struct msg_ctx c = { .s = s, .m = m, .msn = imap_view_msn(&s->j->ss->view, m->uid) };
+    arena_reset(s->scratch);
     if (!c.msn || !match(&c, s->program))
         return 0;
     if (s->n == s->cap) {
@@ -350,11 +352,14 @@ static int run_search(struct search_ctx *s, char **error_r)
 {
     struct imap_view *v = &s->j->ss->view;
     int r = STORE_OK;
+    s->scratch = arena_new(0);
     if (prefetch_text(s, s->program) < 0)
         r = STORE_ERR_IO;
     else if (v->n)
         r = store_message_list(s->j->ss->acct, v->mailbox, v->uids[0], v->uids[v->n - 1], 0,
                                search_one, s, error_r);
+    arena_free(s->scratch);
+    s->scratch = NULL;
     while (s->hits) {
         struct text_hits *h = s->hits;
         s->hits = h->next;

@@ -63,10 +63,14 @@ struct imap_sort_msg {
     struct str from, to, cc; /* addr-mailbox of the first address, or "" */
     struct str display_from, display_to;
     struct str message_id;   /* normalized; { NULL, 0 } when none is valid */
-    struct str *refs;        /* References' valid IDs in order, else the first
-                                valid one of In-Reply-To */
+    struct str *refs;        /* References' valid IDs in order (the last
+                                IMAP_THREAD_MAX_REFS), else the first valid
+                                one of In-Reply-To */
     uint32_t n_refs;
 };
+
+/* References kept per message for THREAD=REFERENCES. */
+#define IMAP_THREAD_MAX_REFS 64
 
 /* Fills the keys of m (arrival must be set: it is the date's fallback) from
  * the message's envelope (NULL: a message with no header fields) and its

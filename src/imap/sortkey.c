@@ -346,6 +346,12 @@ void imap_sort_msg_keys(struct arena *a, struct imap_sort_msg *m,
     if (env && imap_msgids(a, env->message_id, &ids) > 0)
         m->message_id = ids[0];
     m->n_refs = imap_msgids(a, references, &m->refs);
+    /* Only the last references matter for the parent; a sender's list of
+     * thousands would only cost THREAD time (RFC 5322 clients trim it). */
+    if (m->n_refs > IMAP_THREAD_MAX_REFS) {
+        m->refs += m->n_refs - IMAP_THREAD_MAX_REFS;
+        m->n_refs = IMAP_THREAD_MAX_REFS;
+    }
     if (m->n_refs == 0 && env && imap_msgids(a, env->in_reply_to, &ids) > 0) {
         m->refs = ids;
         m->n_refs = 1;

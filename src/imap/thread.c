@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "imap/sort.h"
 
 struct node {
@@ -181,11 +183,20 @@ static void ordered_subject(struct tree *t, const struct imap_sort_msg *msgs, ui
 
 /* ---- REFERENCES ---- */
 
+/* Message-IDs come from whoever sends mail: a keyed hash (SipHash, random
+ * key per process), so nobody can make them all collide. */
 static size_t hash_id(struct str s)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < s.len; i++)
-        h = (h ^ (unsigned char)s.p[i]) * 16777619u;
+    static unsigned char key[crypto_shorthash_KEYBYTES];
+    static bool keyed;
+    if (!keyed) {
+        randombytes_buf(key, sizeof(key)); /* a race only picks one of two keys per tree */
+        keyed = true;
+    }
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, (const unsigned char *)s.p, s.len, key);
+    size_t h;
+    memcpy(&h, out, sizeof(h));
     return h;
 }
 
@@ -204,15 +215,22 @@ static struct node *id_node(struct tree *t, struct str id)
 }
 
 /* Whether making p the parent of c would close a loop: c is p, or one of
- * p's ancestors. Only a node with children can be an ancestor. */
+ * p's ancestors. Only a node with children can be an ancestor. The walk is
+ * bounded: crafted References can build very deep chains and make every
+ * check walk them (quadratic time on a shared worker); past
+ * THREAD_MAX_DEPTH ancestors the link is refused as if it closed a loop,
+ * which only splits absurdly deep threads. */
+#define THREAD_MAX_DEPTH 256
+
 static bool would_loop(const struct node *p, const struct node *c)
 {
     if (p == c)
         return true;
     if (!c->child)
         return false;
+    unsigned depth = 0;
     for (const struct node *x = p->parent; x; x = x->parent)
-        if (x == c)
+        if (x == c || ++depth > THREAD_MAX_DEPTH)
             return true;
     return false;
 }

@@ -44,9 +44,8 @@ int pop3_maildrop_open(struct store *s, int64_t account_id, const char *file, bo
                        char **error_r);
 
 /* Removes the UIDs from INBOX, if INBOX still has `uidvalidity` (else they
- * would name other messages: STORE_ERR_INVALID): marks them \Deleted in one
- * transaction and expunges them in a second (the public store API expunges
- * only marked messages). *removed_r gets how many were there to remove. */
+ * would name other messages: STORE_ERR_INVALID), in one transaction
+ * (store_message_delete). *removed_r gets how many were there to remove. */
 int pop3_maildrop_expunge(struct store *s, int64_t account_id, uint32_t uidvalidity,
                           const uint32_t *uids, uint32_t n, uint32_t *removed_r,
                           char **error_r);

@@ -68,6 +68,42 @@ static void test_output_round_trip(void)
     deflate_state_free(s);
 }
 
+/* With a limit (the room below), the output filter leaves the rest of its
+ * input on top; pass after pass, everything arrives, in order. */
+static void test_output_limit(void)
+{
+    struct deflate_state *s = deflate_state_new(NULL, NULL);
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    CHECK_INT(inflateInit2(&z, -15), Z_OK);
+    struct evbuffer *src = evbuffer_new(), *dst = evbuffer_new();
+    size_t len = 500000;
+    unsigned char *data = malloc(len);
+    unsigned x = 12345;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        data[i] = (unsigned char)(x >> 16); /* incompressible */
+    }
+    evbuffer_add(src, data, len);
+    static unsigned char out[1 << 20];
+    size_t got = 0;
+    int passes = 0;
+    while (evbuffer_get_length(src) > 0 && passes < 1000) {
+        CHECK_INT(deflate_filter_out(src, dst, 65536, BEV_NORMAL, s), BEV_OK);
+        CHECK(evbuffer_get_length(dst) <= 65536 + 16384 + 64);
+        got += client_inflate(&z, dst, out + got, sizeof(out) - got);
+        passes++;
+    }
+    CHECK(passes > 5);
+    CHECK_INT(got, len);
+    CHECK(memcmp(out, data, len) == 0);
+    free(data);
+    inflateEnd(&z);
+    evbuffer_free(src);
+    evbuffer_free(dst);
+    deflate_state_free(s);
+}
+
 /* The client's bytes: raw deflate with a 32 KB window and sync flushes. */
 static size_t client_deflate(const char *text, size_t len, unsigned char *out, size_t cap,
                              int flush)
@@ -176,6 +212,7 @@ static void test_input_errors(void)
 int main(void)
 {
     RUN(test_output_round_trip);
+    RUN(test_output_limit);
     RUN(test_input_any_split);
     RUN(test_input_limit);
     RUN(test_input_errors);

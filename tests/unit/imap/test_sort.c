@@ -227,6 +227,18 @@ static void test_keys(void)
     CHECK_STR(m.display_from.p, "");
     CHECK_INT(m.n_refs, 0);
 
+    /* A sender's thousand references: only the last IMAP_THREAD_MAX_REFS. */
+    struct buf many;
+    buf_init(&many, 0);
+    buf_append_cstr(&many, "References:");
+    for (int i = 0; i < 1000; i++)
+        buf_printf(&many, " <r%d@x>", i);
+    m = mk(5, 1, 10, buf_cstr(&many));
+    buf_free(&many);
+    CHECK_INT(m.n_refs, IMAP_THREAD_MAX_REFS);
+    CHECK_STR(m.refs[0].p, "r936@x");
+    CHECK_STR(m.refs[IMAP_THREAD_MAX_REFS - 1].p, "r999@x");
+
     /* No envelope at all (an unreadable message). */
     struct imap_sort_msg z = { .seq = 4, .arrival = 99 };
     imap_sort_msg_keys(A, &z, NULL, STR_NULL);
