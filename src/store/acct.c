@@ -13,7 +13,7 @@
 #include "store/fs.h"
 
 #define ACCT_SCHEMA_VERSION 4
-#define ACCT_CACHE_KB "64"
+#define ACCT_CACHE_KB "128"
 
 static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"

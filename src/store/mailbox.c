@@ -676,9 +676,19 @@ int store_mailbox_recent(struct store_acct *acct, const char *name, bool claim,
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, next);
         sqlite3_bind_int64(st, 3, first);
+        /* Without an fsync of its own: the marker is worth nothing after a
+         * crash (no session survives one), and the next durable commit
+         * carries it to disk anyway. A rev1 SELECT after new mail would
+         * otherwise wait for the disk. */
+        char *e = NULL;
+        if (acct_exec(acct, "PRAGMA synchronous = NORMAL", &e) != STORE_OK)
+            free(e);
         rc = sqlite3_step(st);
         int changed = sqlite3_changes(acct->db);
         acct_finish(acct, st);
+        e = NULL;
+        if (acct_exec(acct, "PRAGMA synchronous = FULL", &e) != STORE_OK)
+            free(e);
         if (rc != SQLITE_DONE) {
             *error_r = acct_error(acct, "claiming recent messages");
             return STORE_ERR_IO;
