@@ -19,11 +19,12 @@ outpost demo: config $DIR/outpost.conf, data $DIR/data (delete $DIR to start ove
               (PASSWORD: printed once by quickstart above; \`outpost account passwd\` sets a new one)
   IMAP        127.0.0.1:$((BASE + 143))   (STARTTLS)   IMAPS       127.0.0.1:$((BASE + 993)) (TLS)
   POP3        127.0.0.1:$((BASE + 110))   (STLS)       POP3S       127.0.0.1:$((BASE + 995)) (TLS)
+              any mail client: user postmaster@example.test, the PASSWORD above,
+              accepting the server's self-signed certificate; or by hand:
+              openssl s_client -connect 127.0.0.1:$((BASE + 993))
   HTTP        http://127.0.0.1:$((BASE + 80))/          HTTPS       https://127.0.0.1:$((BASE + 443))/
-  TLS check:  openssl s_client -connect 127.0.0.1:$((BASE + 993))
-SMTP, submission and IMAP (still growing) work; POP3 and HTTP answer with their
-protocol's refusal until their modules are built. The server logs every
-delivery below.
+SMTP, submission, IMAP and POP3 work; HTTP answers with its protocol's refusal
+until its module is built. The server logs every delivery below.
 Ctrl-C stops the server.
 
 MSG
