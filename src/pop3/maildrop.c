@@ -8,7 +8,6 @@
 
 #include "core/log.h"
 #include "pop3/encode.h"
-#include "pop3/sizecache.h"
 
 /* Bytes read at a time when a file's wire size is counted. */
 #define SCAN_CHUNK (64u << 10)
@@ -27,7 +26,7 @@ static int list_cb(void *ctx, const struct store_message *m)
         md->msgs = xrealloc(md->msgs, l->cap * sizeof(*md->msgs));
         md->files = xrealloc(md->files, l->cap * sizeof(*md->files));
     }
-    md->msgs[md->n] = (struct pop3_message){ .uid = m->uid, .size = m->size };
+    md->msgs[md->n] = (struct pop3_message){ .uid = m->uid, .size = m->wire_size };
     md->files[md->n] = xstrdup(m->file);
     md->n++;
     return 0;
@@ -83,16 +82,23 @@ int pop3_maildrop_load(struct store *s, int64_t account_id, const char *session,
         pop3_maildrop_free(md);
         return r;
     }
+    /* Sizes not learnt yet (new mail): read those files once, and record
+     * what they gave so that no session reads them again. */
     char *chunk = NULL;
+    const char **learnt = NULL;
+    uint64_t *sizes = NULL;
+    size_t nlearnt = 0;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < md->n; i++) {
-        uint64_t stored = md->msgs[i].size, wire;
-        if (!pop3_size_cache_get(account_id, md->files[i], stored, &wire)) {
-            if (!chunk)
+        if (!md->msgs[i].size) {
+            if (!chunk) {
                 chunk = xmalloc(SCAN_CHUNK);
+                learnt = xcalloc(md->n, sizeof(*learnt));
+                sizes = xcalloc(md->n, sizeof(*sizes));
+            }
             char *err = NULL;
             md->scanned++;
-            if (scan(acct, md->files[i], chunk, &wire, &err) < 0) {
+            if (scan(acct, md->files[i], chunk, &md->msgs[i].size, &err) < 0) {
                 /* Expunged since the listing, or unreadable: not in this
                  * maildrop; the others are still served. */
                 log_error("pop3", "store-failed", "session=%s uid=%u error=%s", session,
@@ -101,14 +107,24 @@ int pop3_maildrop_load(struct store *s, int64_t account_id, const char *session,
                 free(md->files[i]);
                 continue;
             }
-            pop3_size_cache_put(account_id, md->files[i], stored, wire);
+            learnt[nlearnt] = md->files[i];
+            sizes[nlearnt++] = md->msgs[i].size;
         }
         md->msgs[kept] = md->msgs[i];
-        md->msgs[kept].size = wire;
         md->files[kept] = md->files[i];
         kept++;
     }
     md->n = kept;
+    if (nlearnt) {
+        char *err = NULL;
+        /* Only a cache: a failure costs reading the files again next time. */
+        if (store_message_set_wire_sizes(acct, learnt, sizes, nlearnt, &err) != STORE_OK) {
+            log_error("pop3", "store-failed", "session=%s error=%s", session, log_q(err));
+            free(err);
+        }
+    }
+    free(learnt);
+    free(sizes);
     free(chunk);
     store_acct_give(acct);
     return STORE_OK;

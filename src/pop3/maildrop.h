@@ -5,7 +5,8 @@
  *
  * The maildrop is INBOX as it is when the session logs in: its UIDVALIDITY
  * and, in UID order, each message's UID, file and size on the wire (what
- * RETR sends: pop3/encode.h, remembered in pop3/sizecache.h). Mail that
+ * RETR sends: pop3/encode.h; learnt once per file and kept by the store,
+ * store_message_set_wire_sizes). Mail that
  * arrives later waits for the next session (RFC 1939 leaves the maildrop
  * fixed for a session, and message numbers must not move).
  *

@@ -12,7 +12,7 @@
 #include "store/db.h"
 #include "store/fs.h"
 
-#define ACCT_SCHEMA_VERSION 4
+#define ACCT_SCHEMA_VERSION 5
 #define ACCT_CACHE_KB "128"
 
 static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
@@ -84,6 +84,9 @@ static const char *const acct_migrations[ACCT_SCHEMA_VERSION] = {
      * recent (store_mailbox_recent). Mail already there is not new. */
     ("ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
      "UPDATE mailboxes SET recent_uid = uidnext;"),
+    /* 5: a file's size with every line ended by CRLF (what POP3 sends and
+     * announces), learnt the first time POP3 reads it; NULL until then. */
+    "ALTER TABLE files ADD COLUMN wire_size INTEGER;",
 };
 
 /* The mailboxes every account starts with (RFC 6154 special use). */
@@ -163,6 +166,15 @@ int acct_exec(struct store_acct *acct, const char *sql, char **error_r)
 int acct_begin(struct store_acct *acct, char **error_r)
 {
     return acct_exec(acct, "BEGIN IMMEDIATE", error_r);
+}
+
+void acct_set_fsync(struct store_acct *acct, bool on)
+{
+    /* WAL mode: NORMAL syncs nothing at commit; the next FULL commit (or a
+     * checkpoint) carries the change to disk. Setting this pragma on an
+     * open connection cannot fail. */
+    sqlite3_exec(acct->db, on ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                 NULL, NULL, NULL);
 }
 
 void acct_rollback(struct store_acct *acct)

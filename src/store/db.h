@@ -67,6 +67,9 @@ int acct_exec(struct store_acct *acct, const char *sql, char **error_r);
 int acct_begin(struct store_acct *acct, char **error_r);
 int acct_commit(struct store_acct *acct, char **error_r);
 void acct_rollback(struct store_acct *acct);
+/* Off: commits do not wait for an fsync (for caches and markers a crash
+ * may lose); on again (the default, synchronous=FULL) right after. */
+void acct_set_fsync(struct store_acct *acct, bool on);
 char *acct_error(struct store_acct *acct, const char *what);
 /* Canonical mailbox name ("inbox/x" -> "INBOX/x"), or NULL with *error_r
  * static when the name is not acceptable. Allocated from a. */

@@ -680,15 +680,11 @@ int store_mailbox_recent(struct store_acct *acct, const char *name, bool claim,
          * crash (no session survives one), and the next durable commit
          * carries it to disk anyway. A rev1 SELECT after new mail would
          * otherwise wait for the disk. */
-        char *e = NULL;
-        if (acct_exec(acct, "PRAGMA synchronous = NORMAL", &e) != STORE_OK)
-            free(e);
+        acct_set_fsync(acct, false);
         rc = sqlite3_step(st);
         int changed = sqlite3_changes(acct->db);
         acct_finish(acct, st);
-        e = NULL;
-        if (acct_exec(acct, "PRAGMA synchronous = FULL", &e) != STORE_OK)
-            free(e);
+        acct_set_fsync(acct, true);
         if (rc != SQLITE_DONE) {
             *error_r = acct_error(acct, "claiming recent messages");
             return STORE_ERR_IO;

@@ -357,6 +357,7 @@ static void row_to_message(sqlite3_stmt *st, struct store_message *m)
     m->internal_date = sqlite3_column_int64(st, 4);
     m->size = (uint64_t)sqlite3_column_int64(st, 5);
     m->file = (const char *)sqlite3_column_text(st, 6);
+    m->wire_size = (uint64_t)sqlite3_column_int64(st, 7); /* NULL reads as 0 */
 }
 
 int store_message_list(struct store_acct *acct, const char *mailbox, uint32_t uid_min,
@@ -374,7 +375,8 @@ int store_message_list(struct store_acct *acct, const char *mailbox, uint32_t ui
     }
     sqlite3_stmt *st = acct_prepare(
         acct,
-        "SELECT m.uid, m.modseq, m.flags, m.keywords, m.internal_date, f.size, m.file"
+        "SELECT m.uid, m.modseq, m.flags, m.keywords, m.internal_date, f.size, m.file,"
+        " f.wire_size"
         " FROM messages m JOIN files f ON f.name = m.file WHERE m.mailbox_id = ? AND"
         " m.uid BETWEEN ? AND ? AND m.modseq > ? ORDER BY m.uid",
         error_r);
@@ -669,6 +671,37 @@ int store_message_expunge(struct store_acct *acct, const char *mailbox, const ui
                           char **error_r)
 {
     return expunge(acct, mailbox, uids, nuids, false, expunged, ctx, error_r);
+}
+
+int store_message_set_wire_sizes(struct store_acct *acct, const char *const *files,
+                                 const uint64_t *sizes, size_t n, char **error_r)
+{
+    if (n == 0)
+        return STORE_OK;
+    acct_set_fsync(acct, false);
+    int r = acct_begin(acct, error_r);
+    sqlite3_stmt *st = r == STORE_OK
+                           ? acct_prepare(acct, "UPDATE files SET wire_size = ? WHERE name = ?",
+                                          error_r)
+                           : NULL;
+    if (r == STORE_OK && !st)
+        r = STORE_ERR_IO;
+    for (size_t i = 0; r == STORE_OK && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (int64_t)sizes[i]);
+        sqlite3_bind_text(st, 2, files[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            *error_r = acct_error(acct, "recording wire sizes");
+            r = STORE_ERR_IO;
+        }
+    }
+    acct_finish(acct, st);
+    if (r == STORE_OK)
+        r = acct_commit(acct, error_r);
+    else
+        acct_rollback(acct);
+    acct_set_fsync(acct, true);
+    return r;
 }
 
 int store_message_delete(struct store_acct *acct, const char *mailbox, const uint32_t *uids,

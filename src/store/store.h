@@ -280,6 +280,8 @@ struct store_message {
     int64_t internal_date;     /* seconds since the epoch */
     uint64_t size;
     const char *file;          /* file name under the account's msg/ */
+    uint64_t wire_size;        /* with every line ended by CRLF (POP3's size), 0: not
+                                  learnt yet (store_message_set_wire_sizes) */
 };
 
 struct store_append_req {
@@ -333,6 +335,11 @@ int store_message_copy(struct store_acct *acct, const char *from, const uint32_t
 int store_message_expunge(struct store_acct *acct, const char *mailbox, const uint32_t *uids,
                           size_t nuids, void (*expunged)(void *ctx, uint32_t uid), void *ctx,
                           char **error_r);
+/* Records the CRLF sizes of message files (learnt by reading them: a file
+ * never changes, so neither does its size). A cache: written without an
+ * fsync of its own. */
+int store_message_set_wire_sizes(struct store_acct *acct, const char *const *files,
+                                 const uint64_t *sizes, size_t n, char **error_r);
 /* Removes the given messages whatever their flags, in one transaction
  * (POP3's UPDATE state); UIDs already gone are skipped. */
 int store_message_delete(struct store_acct *acct, const char *mailbox, const uint32_t *uids,

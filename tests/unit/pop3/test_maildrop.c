@@ -70,10 +70,30 @@ static void test_load_sizes_and_cache(void)
     CHECK_INT(md.msgs[1].size, strlen(stored[1]) + 4);
     CHECK_INT(md.msgs[2].size, strlen(stored[2]) + 2);
     pop3_maildrop_free(&md);
-    /* Files never change: the second login reads none of them. */
+    /* Files never change: the second login reads none of them, nor does
+     * one after a restart (the sizes are kept with the files). */
     CHECK_INT(pop3_maildrop_load(st, account, "t", &md, &err), STORE_OK);
     CHECK_INT(md.scanned, 0);
     CHECK_INT(md.msgs[1].size, strlen(stored[1]) + 4);
+    pop3_maildrop_free(&md);
+    store_close(st);
+    st = NULL;
+    struct store_options opt = { .data_dir = dir };
+    CHECK_INT(store_open(&opt, &st, &err), STORE_OK);
+    CHECK_INT(pop3_maildrop_load(st, account, "t", &md, &err), STORE_OK);
+    CHECK_INT(md.scanned, 0);
+    CHECK_INT(md.n, 3);
+    CHECK_INT(md.msgs[1].size, strlen(stored[1]) + 4);
+    CHECK_INT(md.msgs[2].size, strlen(stored[2]) + 2);
+    pop3_maildrop_free(&md);
+    /* New mail is read once (then removed again for the tests below). */
+    uint32_t extra = append(stored[0]), removed = 0;
+    CHECK_INT(pop3_maildrop_load(st, account, "t", &md, &err), STORE_OK);
+    CHECK_INT(md.scanned, 1);
+    CHECK_INT(md.n, 4);
+    CHECK_INT(pop3_maildrop_expunge(st, account, md.uidvalidity, &extra, 1, &removed, &err),
+              STORE_OK);
+    CHECK_INT(removed, 1);
     pop3_maildrop_free(&md);
 }
 

@@ -362,12 +362,13 @@ static void test_migration_from_v1(void)
     CHECK_INT(fts, 2); /* "lunch" and this one */
     /* What schemas 2 to 4 added, taken away: a schema 1 index. */
     CHECK_INT(sql("DROP TRIGGER files_fts_pending_delete; DROP TABLE fts_pending;"
-                  " DROP INDEX messages_file; ALTER TABLE mailboxes DROP COLUMN recent_uid;"
+                  " DROP INDEX messages_file; ALTER TABLE files DROP COLUMN wire_size;"
+                  " ALTER TABLE mailboxes DROP COLUMN recent_uid;"
                   " PRAGMA user_version = 1;"),
               0);
     CHECK_INT(sql("SELECT count(*) FROM sqlite_master WHERE name = 'fts_pending'"), 0);
     CHECK_INT(store_acct_open(s, acct_id, &acct, &err), STORE_OK);
-    CHECK_INT(sql("PRAGMA user_version"), 4);
+    CHECK_INT(sql("PRAGMA user_version"), 5);
     CHECK_INT(sql("SELECT count(*) FROM sqlite_master WHERE name = 'messages_file'"), 1);
     CHECK_INT(sql("SELECT count(*) FROM fts_pending"), 0);
     CHECK_INT(sql("SELECT count(*) FROM fts"), fts);
@@ -389,7 +390,7 @@ static void test_migration_from_v1(void)
     /* Opening it again migrates nothing more. */
     store_acct_close(acct);
     CHECK_INT(store_acct_open(s, acct_id, &acct, &err), STORE_OK);
-    CHECK_INT(sql("PRAGMA user_version"), 4);
+    CHECK_INT(sql("PRAGMA user_version"), 5);
     free(err);
 }
 

@@ -899,6 +899,7 @@ static void test_recent_migration(void)
     store_acct_close(acct);
     CHECK_INT(fixture_index_sql(tmpdir, id,
                                 "ALTER TABLE mailboxes DROP COLUMN recent_uid;"
+                                " ALTER TABLE files DROP COLUMN wire_size;"
                                 " PRAGMA user_version = 3"),
               0);
     char *err = NULL;
