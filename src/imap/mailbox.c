@@ -730,12 +730,23 @@ static int push_name(void *ctx, const char *name)
     return 0;
 }
 
-static bool names_has(const struct names *ns, const char *name)
+static int cmp_str(const void *a, const void *b)
 {
-    for (uint32_t i = 0; i < ns->n; i++)
-        if (!strcmp(ns->v[i], name))
-            return true;
-    return false;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first index in the sorted v whose name is >= key. */
+static uint32_t lower_bound(const struct names *ns, const char *key)
+{
+    uint32_t lo = 0, hi = ns->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ns->v[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -753,43 +764,53 @@ static int cmp_names(const void *a, const void *b)
  * for LSUB, a "%" that stops above a subscribed name returns the level it
  * stopped at, as \Noselect (RFC 3501 §6.3.9); with RECURSIVEMATCH, a
  * parent of a subscribed name comes with CHILDINFO, subscribed or not
- * (RFC 5258 §3.5). Subscriptions are few: the quadratic walks are fine. */
+ * (RFC 5258 §3.5). Clients may subscribe to any number of names: the
+ * subscriptions are sorted (byte order), so a name's own entry and the
+ * names below it ("name/...", one contiguous run) are binary searches. */
 static int list_subscribed(struct list_out *o, char **error_r)
 {
     struct imap_job *j = o->j;
     const char *kind = o->lsub ? "LSUB" : "LIST";
     struct names subs = { j->arena, NULL, 0, 0 }, cands = { j->arena, NULL, 0, 0 };
     int r = store_subscription_list(j->ss->acct, push_name, &subs, error_r);
+    if (subs.n)
+        qsort(subs.v, subs.n, sizeof(*subs.v), cmp_str);
     bool *matched = arena_alloc(j->arena, subs.n ? subs.n : 1);
     for (uint32_t i = 0; r == STORE_OK && i < subs.n; i++) {
         matched[i] = list_match(o, subs.v[i]);
         push_name(&cands, subs.v[i]);
-    }
-    if (r == STORE_OK && (o->lsub || o->recursive)) {
-        for (uint32_t i = 0; i < subs.n; i++) {
-            char *p = arena_strdup(j->arena, subs.v[i]);
-            for (char *d = strchr(p, '/'); d; d = strchr(d + 1, '/')) {
-                *d = '\0';
-                if (!names_has(&cands, p))
-                    push_name(&cands, p);
-                *d = '/';
-            }
+        if (!o->lsub && !o->recursive)
+            continue;
+        char *p = arena_strdup(j->arena, subs.v[i]);
+        for (char *d = strchr(p, '/'); d; d = strchr(d + 1, '/')) {
+            *d = '\0';
+            push_name(&cands, p);
+            *d = '/';
         }
-        qsort(cands.v, cands.n, sizeof(*cands.v), cmp_names);
     }
+    /* Each candidate once, INBOX first. */
+    if (cands.n)
+        qsort(cands.v, cands.n, sizeof(*cands.v), cmp_names);
+    uint32_t w = 0;
+    for (uint32_t c = 0; c < cands.n; c++)
+        if (!w || strcmp(cands.v[c], cands.v[w - 1]))
+            cands.v[w++] = cands.v[c];
+    cands.n = w;
     for (uint32_t c = 0; r == STORE_OK && c < cands.n; c++) {
         const char *name = cands.v[c];
         if (!list_match(o, name))
             continue;
         size_t len = strlen(name);
-        bool sub = false, below = false, below_unmatched = false;
-        for (uint32_t i = 0; i < subs.n; i++) {
-            if (!strcmp(subs.v[i], name)) {
-                sub = true;
-            } else if (!strncmp(subs.v[i], name, len) && subs.v[i][len] == '/') {
-                below = true;
-                below_unmatched |= !matched[i];
-            }
+        uint32_t at = lower_bound(&subs, name);
+        bool sub = at < subs.n && !strcmp(subs.v[at], name);
+        bool below = false, below_unmatched = false;
+        char *prefix = arena_alloc(j->arena, len + 2);
+        memcpy(prefix, name, len);
+        memcpy(prefix + len, "/", 2);
+        for (uint32_t i = lower_bound(&subs, prefix);
+             i < subs.n && !strncmp(subs.v[i], prefix, len + 1); i++) {
+            below = true;
+            below_unmatched |= !matched[i];
         }
         unsigned what = o->what | (o->recursive && below ? LIST_CHILDINFO : 0);
         if (!sub && o->lsub) {
