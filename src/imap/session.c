@@ -102,11 +102,7 @@ static void cb_pause(void *ctx, bool paused)
 static void cb_starttls(void *ctx)
 {
     struct imap_session *ss = ctx;
-    SSL *ssl = ss->env->tls ? tls_server_new_ssl(ss->env->tls) : NULL;
-    if (!ssl || conn_starttls(ss->c, ssl) < 0) {
-        log_error("imap", "starttls-failed", "session=%s", conn_id(ss->c));
-        conn_close_after_flush(ss->c, "starttls failed");
-    }
+    service_starttls(ss->env, ss->c, "imap");
 }
 
 static void cb_compress(void *ctx)

@@ -171,12 +171,7 @@ static void cb_pause(void *ctx, bool paused)
 static void cb_starttls(void *ctx)
 {
     struct pop3_session *ss = ctx;
-    SSL *ssl = ss->env->tls ? tls_server_new_ssl(ss->env->tls) : NULL;
-    if (!ssl || conn_starttls(ss->c, ssl) < 0) {
-        log_error("pop3", "starttls-failed", "session=%s", conn_id(ss->c));
-        /* Not conn_close: the engine is still on the stack. */
-        conn_close_after_flush(ss->c, "starttls failed");
-    }
+    service_starttls(ss->env, ss->c, "pop3");
 }
 
 static bool cb_channel_binding(void *ctx, struct sasl_channel_binding *out)

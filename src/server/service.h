@@ -49,6 +49,12 @@ struct service {
 extern const struct service services[];
 extern const int services_count;
 
+/* STARTTLS for a session whose engine has just queued its "go ahead" (SMTP
+ * 220, IMAP OK, POP3 +OK): a TLS state from the current certificates, then
+ * conn_starttls. On failure it logs `MODULE starttls-failed` and closes
+ * after the reply is flushed (the engine is still on the stack). */
+void service_starttls(const struct service_env *env, struct conn *c, const char *module);
+
 /* The refusal every listener answers with until its protocol module exists:
  * the protocol's "not available" greeting, then close. */
 void refuse_start(struct conn *c, const struct service *svc, const struct service_env *env);

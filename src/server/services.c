@@ -1,6 +1,9 @@
 /* The service table: each [listen] setting, its protocol, and who takes its
- * connections. A protocol module replaces refuse_start with its own. */
+ * connections (a protocol module replaces refuse_start with its own), and the
+ * STARTTLS step every protocol's session shares. */
 #include "server/service.h"
+
+#include "core/log.h"
 #include "imap/session.h"
 #include "pop3/session.h"
 #include "smtp/session.h"
@@ -18,3 +21,12 @@ const struct service services[] = {
 };
 
 const int services_count = sizeof(services) / sizeof(services[0]);
+
+void service_starttls(const struct service_env *env, struct conn *c, const char *module)
+{
+    SSL *ssl = env->tls ? tls_server_new_ssl(env->tls) : NULL;
+    if (!ssl || conn_starttls(c, ssl) < 0) {
+        log_error(module, "starttls-failed", "session=%s", conn_id(c));
+        conn_close_after_flush(c, "starttls failed");
+    }
+}

@@ -121,12 +121,7 @@ static void cb_data_phase(void *ctx, bool in_data)
 static void cb_starttls(void *ctx)
 {
     struct session *ss = ctx;
-    SSL *ssl = ss->env->tls ? tls_server_new_ssl(ss->env->tls) : NULL;
-    if (!ssl || conn_starttls(ss->c, ssl) < 0) {
-        log_error("smtp", "starttls-failed", "session=%s", conn_id(ss->c));
-        /* Not conn_close: the engine is still on the stack. */
-        conn_close_after_flush(ss->c, "starttls failed");
-    }
+    service_starttls(ss->env, ss->c, "smtp");
 }
 
 static bool cb_channel_binding(void *ctx, struct sasl_channel_binding *out)
