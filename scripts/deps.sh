@@ -3,8 +3,9 @@
 #
 # Idempotent: asks dpkg what is missing and calls apt-get only for that
 # (running `apt-get update` once, only when something is missing).
-# Peer mail servers (postfix, dovecot) are installed as binaries only: no
-# system-wide mail service is configured, started or left holding a port.
+# Peer mail servers (postfix, dovecot) and the test DNS server (nsd) are
+# installed as binaries only: no system-wide service is configured, started
+# or left holding a port (25, 143, 53...).
 # Tests run their own instances with their own config directories.
 set -euo pipefail
 
@@ -17,7 +18,7 @@ TEST_PKGS=(
     python3 python3-pytest python3-nacl python3-dkim python3-spf python3-dnspython
     python3-aiosmtpd python3-yaml python3-cryptography python3-openssl
     swaks libnet-ssleay-perl libio-socket-ssl-perl isync fetchmail getmail6 postfix dovecot-imapd dovecot-pop3d
-    neomutt bsdutils publicsuffix
+    neomutt bsdutils publicsuffix nsd ldnsutils
 )
 
 missing=()
@@ -53,7 +54,7 @@ export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 
 # Keep packages from starting their services during this install (dovecot
-# would otherwise bind 143/993 and postfix 25).  Only if no policy exists
+# would otherwise bind 143/993, postfix 25 and nsd 53).  Only if no policy exists
 # already: we never change a policy somebody else set, and we remove ours.
 policy=/usr/sbin/policy-rc.d
 ours=0
@@ -76,6 +77,7 @@ if command -v systemctl >/dev/null 2>&1; then
         case "$p" in
             postfix) $SUDO systemctl disable --now postfix.service >/dev/null 2>&1 || true ;;
             dovecot-imapd|dovecot-pop3d) $SUDO systemctl disable --now dovecot.service >/dev/null 2>&1 || true ;;
+            nsd) $SUDO systemctl disable --now nsd.service >/dev/null 2>&1 || true ;;
         esac
     done
 fi

@@ -39,7 +39,11 @@ int main(int argc, char **argv)
         return cmd_account(sub_argc, sub_argv);
     if (!strcmp(cmd, "alias"))
         return cmd_alias(sub_argc, sub_argv);
-    static const char *const unbuilt[] = { "queue", "check" };
+    if (!strcmp(cmd, "dns"))
+        return cmd_dns(sub_argc, sub_argv);
+    if (!strcmp(cmd, "queue"))
+        return cmd_queue(sub_argc, sub_argv);
+    static const char *const unbuilt[] = { "check" };
     for (size_t i = 0; i < sizeof(unbuilt) / sizeof(unbuilt[0]); i++)
         if (!strcmp(cmd, unbuilt[i]))
             return cmd_unbuilt(cmd, sub_argc, sub_argv);

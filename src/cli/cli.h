@@ -18,7 +18,10 @@ int cmd_config(int argc, char **argv);
 int cmd_domain(int argc, char **argv);
 int cmd_account(int argc, char **argv);
 int cmd_alias(int argc, char **argv);
-/* account, alias, domain, queue, check: parsed and reported as not built. */
+/* One DNS lookup with the config's [dns] settings (testing, diagnosis). */
+int cmd_dns(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
+/* check: parsed and reported as not built. */
 int cmd_unbuilt(const char *name, int argc, char **argv);
 
 /* Usage text of a subcommand (NULL: the program's), and its printing. */

@@ -10,8 +10,6 @@ static const struct {
     const char *subs[8]; /* accepted first words; empty: any */
     const char *what;
 } unbuilt[] = {
-    { "queue", { "list", "show", "retry", "hold", "release", "drop" },
-      "the queue arrives with outbound delivery" },
     { "check", { NULL }, "DNS checks arrive with email authentication" },
 };
 

@@ -19,6 +19,7 @@ static const struct {
       "  queue        inspect and manage the outbound queue\n"
       "  check        check DNS and deliverability\n"
       "  config       validate the config; print every setting\n"
+      "  dns          look up a name as the server would (testing, diagnosis)\n"
       "\n"
       "Every command but quickstart takes -c FILE (default: $OUTPOST_CONFIG, else\n"
       OUTPOST_DEFAULT_CONFIG "). `outpost COMMAND --help` tells more;\n"
@@ -63,8 +64,27 @@ static const struct {
       "\n"
       "Internationalised names are accepted and kept in their ASCII form.\n"
       "del refuses while the domain has accounts or aliases.\n" },
-    { "queue", "usage: outpost queue list|show|retry|hold|release|drop [ID] [-c FILE]\n" },
+    { "queue",
+      "usage: outpost queue list [-c FILE]\n"
+      "       outpost queue show ID\n"
+      "       outpost queue retry|hold|release [ID]\n"
+      "       outpost queue drop ID|--all\n"
+      "\n"
+      "list shows each message with each recipient's state, attempts, next\n"
+      "attempt and the last reply of the remote server. retry makes the\n"
+      "messages due now; hold stops delivery until release; drop removes\n"
+      "messages without a bounce. Without ID: every message. A running server\n"
+      "notices within a few seconds.\n" },
     { "check", "usage: outpost check [DOMAIN] [-c FILE]\n" },
+    { "dns",
+      "usage: outpost dns TYPE NAME [-c FILE]\n"
+      "\n"
+      "Looks NAME up with the config's [dns] settings and prints a status line\n"
+      "(status=ok|nodata|nxdomain|tempfail|permfail secure=yes|no ttl=N) and one\n"
+      "line per record. Exits 0 for ok, nodata and nxdomain, 1 for a failure.\n"
+      "\n"
+      "  TYPE   mx, a, aaaa, addr (AAAA and A together), txt, tlsa, or ptr (then\n"
+      "         NAME is an IPv4 or IPv6 address)\n" },
     { "config",
       "usage: outpost config check [-c FILE]\n"
       "       outpost config defaults [--markdown]\n"

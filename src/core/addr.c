@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/str.h"
@@ -173,4 +174,45 @@ void addr_format_ip(const struct sockaddr *sa, char *out, size_t outlen)
     } else {
         snprintf(out, outlen, "unknown");
     }
+}
+
+int addr_parse_host_port(const char *s, char *host, size_t hostlen, int *port, int defport)
+{
+    const char *end;
+    bool bracketed = s[0] == '[';
+    if (bracketed) {
+        end = strchr(s, ']');
+        if (!end)
+            return -1;
+        s++;
+    } else {
+        end = strchr(s, ':');
+        if (!end)
+            end = s + strlen(s);
+        if (strchr(end + (*end ? 1 : 0), ':'))
+            return -1; /* a bare IPv6 address: ambiguous without brackets */
+    }
+    size_t n = (size_t)(end - s);
+    if (n == 0 || n >= hostlen)
+        return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    const char *rest = end + (bracketed ? 1 : 0);
+    *port = defport;
+    if (*rest == ':') {
+        char *e;
+        long p = strtol(rest + 1, &e, 10);
+        if (!rest[1] || *e || p < 1 || p > 65535)
+            return -1;
+        *port = (int)p;
+    } else if (*rest) {
+        return -1;
+    }
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return bracketed ? 0 : -1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return 0;
+    return addr_check_dns_name(host) ? -1 : 0;
 }

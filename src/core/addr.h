@@ -35,4 +35,10 @@ void addr_format_ip(const struct sockaddr *sa, char *out, size_t outlen);
  * it is fine, else a static reason. */
 const char *addr_check_dns_name(const char *name);
 
+/* A host with an optional port: "host", "host:port", "[IP]" or "[IP]:port"
+ * (an IPv6 address needs the brackets). host gets the name or address
+ * without brackets; port `defport` when none is given. Returns 0, or -1
+ * when malformed (a bad name or address, a port outside 1-65535). */
+int addr_parse_host_port(const char *s, char *host, size_t hostlen, int *port, int defport);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,6 +103,42 @@ static const char *check_readable(const struct config *cfg, const char *path, st
     return NULL;
 }
 
+static const char *v_ip4_or_empty(const struct config *cfg, const char *v, struct buf *why)
+{
+    (void)cfg;
+    (void)why;
+    struct in_addr a;
+    return !*v || inet_pton(AF_INET, v, &a) == 1 ? NULL : "not an IPv4 address";
+}
+
+static const char *v_ip6_or_empty(const struct config *cfg, const char *v, struct buf *why)
+{
+    (void)cfg;
+    (void)why;
+    struct in6_addr a;
+    return !*v || inet_pton(AF_INET6, v, &a) == 1 ? NULL : "not an IPv6 address";
+}
+
+static const char *v_relay(const struct config *cfg, const char *v, struct buf *why)
+{
+    (void)cfg;
+    (void)why;
+    if (!*v)
+        return NULL;
+    char host[256];
+    int port;
+    return addr_parse_host_port(v, host, sizeof(host), &port, 587) < 0
+               ? "not HOST, HOST:PORT or [IP]:PORT" : NULL;
+}
+
+static const char *v_relay_tls(const struct config *cfg, const char *v, struct buf *why)
+{
+    (void)cfg;
+    (void)why;
+    return strcmp(v, "starttls") == 0 || strcmp(v, "implicit") == 0
+               ? NULL : "use starttls or implicit";
+}
+
 static const char *v_readable_file(const struct config *cfg, const char *v, struct buf *why)
 {
     if (!*v)
@@ -153,6 +190,55 @@ static const char *v_addrs(const struct config *cfg, const char *v, struct buf *
         return buf_cstr(why);
     }
     return NULL;
+}
+
+/* [dns] servers: "IP" or "IP@PORT", comma-separated, as libunbound's
+ * forwarders take them. */
+static const char *v_dns_servers(const struct config *cfg, const char *v, struct buf *why)
+{
+    (void)cfg;
+    const char *p = v;
+    int n = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        struct str item = str_trim((struct str){ p, len });
+        p += len + (p[len] == ',');
+        if (!item.len) {
+            if (*v && strspn(v, " \t") != strlen(v))
+                return "an empty entry (two commas, or a comma at an end)";
+            break;
+        }
+        if (++n > 16)
+            return "more than 16 servers";
+        long at = str_find_char(item, '@');
+        struct str ip = at < 0 ? item : (struct str){ item.p, (size_t)at };
+        char *host = xstrndup(ip.p, ip.len);
+        unsigned char bin[sizeof(struct in6_addr)];
+        bool ok = inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1;
+        free(host);
+        if (!ok) {
+            buf_printf(why, "'%.*s' is not an IP address (write 192.0.2.53 or 192.0.2.53@5353)",
+                       (int)item.len, item.p);
+            return buf_cstr(why);
+        }
+        unsigned long long port;
+        if (at >= 0 && (str_to_u64((struct str){ item.p + at + 1, item.len - (size_t)at - 1 },
+                                   65535, &port) < 0 || port == 0)) {
+            buf_printf(why, "'%.*s': port out of range 1-65535", (int)item.len, item.p);
+            return buf_cstr(why);
+        }
+    }
+    return NULL;
+}
+
+/* The default anchor, Debian's root key, may be missing (dns-root-data not
+ * installed: core/dns runs unvalidated), also when written out as it is in
+ * `outpost config defaults`; any other file the config names must be there. */
+static const char *v_dns_trust_anchor(const struct config *cfg, const char *v, struct buf *why)
+{
+    if (!*v || !strcmp(v, config_settings[CFG_ID_dns_trust_anchor].def))
+        return NULL;
+    return check_readable(cfg, v, why);
 }
 
 /* ---- the table ---- */

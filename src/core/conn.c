@@ -1,7 +1,9 @@
 #include "core/conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,8 @@ struct conn {
     struct bufferevent *bev;
     SSL *ssl;           /* owned by bev once attached */
     bool tls_handshaking;
+    bool outbound;      /* made by conn_connect: not an inbound client */
+    bool connecting;    /* conn_connect: the TCP handshake is under way */
     const struct conn_handler *h;
     void *ctx;
     void (*drained)(struct conn *c, void *ctx);
@@ -73,6 +77,7 @@ static void hold_back(struct bufferevent *under)
 }
 
 static void read_cb(struct bufferevent *bev, void *arg);
+static void conn_destroy(struct conn *c);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 
@@ -129,6 +134,53 @@ struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *pe
     return c;
 }
 
+struct conn *conn_connect(struct event_base *base, const struct sockaddr *peer,
+                          const struct sockaddr *source, long long timeout_ms,
+                          const struct conn_handler *h, void *ctx, char **error_r)
+{
+    socklen_t len = peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in);
+    int fd = socket(peer->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *error_r = xasprintf("socket: %s", strerror(errno));
+        return NULL;
+    }
+    if (source) {
+        socklen_t slen = source->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                       : sizeof(struct sockaddr_in);
+        if (source->sa_family != peer->sa_family || bind(fd, source, slen) < 0) {
+            char a[64];
+            addr_format(source, a, sizeof(a));
+            *error_r = xasprintf("cannot use source address %s: %s", a,
+                                 source->sa_family != peer->sa_family
+                                     ? "not of the peer's address family" : strerror(errno));
+            close(fd);
+            return NULL;
+        }
+    }
+    struct conn *c = conn_new(base, fd, peer, len, NULL);
+    if (!c) {
+        *error_r = xstrdup("out of memory");
+        return NULL;
+    }
+    nconns--; /* conn_count is the inbound clients */
+    c->outbound = true;
+    c->connecting = true;
+    c->h = h;
+    c->ctx = ctx;
+    apply_timeout(c, timeout_ms);
+    if (bufferevent_socket_connect(c->bev, peer, (int)len) < 0) {
+        /* libevent reports an immediate refusal through the event callback
+         * when it can; a failure here is a socket error it could not defer. */
+        *error_r = xasprintf("connect: %s", strerror(errno));
+        c->h = NULL;
+        c->closed = true;
+        conn_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
 void conn_set_handler(struct conn *c, const struct conn_handler *h, void *ctx)
 {
     c->h = h;
@@ -145,7 +197,8 @@ static void conn_destroy(struct conn *c)
         conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    nconns--;
+    if (!c->outbound)
+        nconns--;
     bufferevent_free(c->bev); /* closes the socket and frees the SSL */
     if (c->deflate_failed)
         event_free(c->deflate_failed);
@@ -279,7 +332,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
     c->depth++;
-    if (what & BEV_EVENT_CONNECTED) {
+    if ((what & BEV_EVENT_CONNECTED) && c->connecting) {
+        c->connecting = false;
+        apply_timeout(c, c->idle_ms);
+        bufferevent_enable(bev, EV_READ | EV_WRITE);
+        if (c->h && c->h->connected)
+            c->h->connected(c, c->ctx);
+    } else if (what & BEV_EVENT_CONNECTED) {
         /* A filter over a plain bufferevent: this was STARTTLS. */
         bool was_starttls = c->tls_handshaking && bufferevent_get_underlying(bev) != NULL;
         c->tls_handshaking = false;
@@ -293,6 +352,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         } else if (was_starttls && c->h && c->h->tls_ready) {
             c->h->tls_ready(c, c->ctx);
         }
+    } else if ((what & BEV_EVENT_TIMEOUT) && c->connecting) {
+        finish(c, "connect timed out");
     } else if (what & BEV_EVENT_TIMEOUT) {
         if (c->tls_handshaking)
             log_info("tls", "handshake-timeout", "session=%s peer=%s", c->id, c->peer);
@@ -318,6 +379,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             log_info("tls", c->tls_handshaking ? "handshake-failed" : "error",
                      "session=%s peer=%s reason=%s", c->id, c->peer, log_q(why));
             finish(c, c->tls_handshaking ? "tls handshake failed" : "tls error");
+        } else if (c->connecting) {
+            /* libevent has put the socket's SO_ERROR into errno. */
+            int err = errno;
+            char why[160];
+            snprintf(why, sizeof(why), "connect failed: %s",
+                     err ? evutil_socket_error_to_string(err) : "error");
+            finish(c, why);
         } else {
             finish(c, "i/o error");
         }
@@ -397,7 +465,9 @@ int conn_starttls(struct conn *c, SSL *ssl)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
     struct bufferevent *tls = bufferevent_openssl_filter_new(
-        c->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+        c->base, c->bev, ssl, SSL_is_server(ssl) ? BUFFEREVENT_SSL_ACCEPTING
+                                                 : BUFFEREVENT_SSL_CONNECTING,
+        BEV_OPT_CLOSE_ON_FREE);
     if (!tls) {
         SSL_free(ssl);
         return -1;
@@ -596,7 +666,7 @@ int conn_count_peer(const struct sockaddr *peer)
     /* A walk of the list: bounded by max_connections, and only on accept. */
     int n = 0;
     for (struct conn *c = conns; c; c = c->next)
-        if (!c->closed && same_ip((const struct sockaddr *)&c->peer_addr, peer))
+        if (!c->closed && !c->outbound && same_ip((const struct sockaddr *)&c->peer_addr, peer))
             n++;
     return n;
 }

@@ -38,6 +38,8 @@ struct conn_handler {
     /* No input for the idle timeout (conn_set_idle_timeout): say why (SMTP
      * 421 4.4.2, IMAP BYE) and close. NULL: the connection is just closed. */
     void (*timeout)(struct conn *c, void *ctx);
+    /* An outbound connection (conn_connect) is established. */
+    void (*connected)(struct conn *c, void *ctx);
 };
 
 /* Wraps an accepted socket. With `ssl` the connection is implicit TLS: the
@@ -45,6 +47,16 @@ struct conn_handler {
  * The connection takes `fd` and `ssl` in all cases. */
 struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
                       socklen_t peerlen, SSL *ssl);
+/* Starts an outbound TCP connection to `peer` (port set), from `source`
+ * when not NULL (its port 0). The handler is attached at once: `connected`
+ * runs when the connection is up, `closed` when it fails (reason says why)
+ * or after `timeout_ms`. Outbound connections are not counted by
+ * conn_count/conn_count_peer (those limit inbound clients), but they are
+ * on the list conn_shutdown_all walks. NULL with *error_r allocated when no
+ * socket can be made (the callbacks never run then). */
+struct conn *conn_connect(struct event_base *base, const struct sockaddr *peer,
+                          const struct sockaddr *source, long long timeout_ms,
+                          const struct conn_handler *h, void *ctx, char **error_r);
 /* Attaches the engine. Until then nothing is read. */
 void conn_set_handler(struct conn *c, const struct conn_handler *h, void *ctx);
 
@@ -66,7 +78,9 @@ void conn_set_idle_timeout(struct conn *c, long long ms);
 void conn_set_handshake_timeout(long long ms);
 
 /* Upgrades to TLS after the engine's "go ahead" reply has been queued; the
- * reply is sent in plaintext first. tls_ready follows, or closed on failure.
+ * reply is sent in plaintext first. A client SSL (SSL_set_connect_state)
+ * makes this the client side of STARTTLS: then call it once the server's
+ * "220 go ahead" is read; whatever came after that reply is dropped. tls_ready follows, or closed on failure.
  * Whatever the client sent after the command came in plaintext and must not
  * be taken as sent over TLS (RFC 3207 §4.2, the STARTTLS injection bugs): the
  * conn drops what it still holds, and the engine must drop the rest of the

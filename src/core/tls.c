@@ -400,3 +400,32 @@ bool tls_exporter_binding(SSL *ssl, unsigned char *out, size_t len)
     static const char label[] = "EXPORTER-Channel-Binding";
     return SSL_export_keying_material(ssl, out, len, label, sizeof(label) - 1, NULL, 0, 0) == 1;
 }
+
+SSL_CTX *tls_client_ctx_new(const char *ca_file, char **error_r)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    char why[256];
+    if (!ctx) {
+        *error_r = xasprintf("cannot make a TLS client context: %s",
+                             tls_last_error(why, sizeof(why)));
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    int ok = ca_file && *ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
+                                 : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        *error_r = xasprintf("cannot load trusted certificates%s%s: %s",
+                             ca_file && *ca_file ? " from " : "", ca_file ? ca_file : "",
+                             tls_last_error(why, sizeof(why)));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_dane_enable(ctx) <= 0) {
+        *error_r = xasprintf("cannot enable DANE: %s", tls_last_error(why, sizeof(why)));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}

@@ -30,6 +30,12 @@ void tls_server_unref(struct tls_server *t);
 /* A new server-side SSL for one accepted connection (holds a reference). */
 SSL *tls_server_new_ssl(struct tls_server *t);
 
+/* The client side (outbound delivery, MTA-STS fetches): TLS 1.2 or newer,
+ * trusting `ca_file` (PEM), or the system's store when it is NULL or "",
+ * with DANE support enabled (SSL_dane_enable works on its SSLs). Whether a
+ * certificate must verify is each connection's decision. */
+SSL_CTX *tls_client_ctx_new(const char *ca_file, char **error_r);
+
 /* "TLSv1.3", the cipher name, or "-" before a handshake. */
 const char *tls_version_name(const SSL *ssl);
 const char *tls_cipher_name(const SSL *ssl);

@@ -220,6 +220,10 @@ static void reload(struct server *srv)
     srv->env.cfg = cfg;
     tls_server_unref(srv->env.tls);
     srv->env.tls = tls;
+    if (runner_set_config(srv->env.runner, cfg, &err) < 0) {
+        log_error("core", "reload-partial", "setting=delivery error=%s", log_q(err));
+        free(err);
+    }
     struct auth_throttle_config tc;
     throttle_config(cfg, &tc);
     auth_throttle_configure(srv->env.throttle, &tc);
@@ -233,7 +237,8 @@ static void shutdown_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct server *srv = arg;
     srv->shutdown_waited_ms += SHUTDOWN_POLL_MS;
-    if (conn_count() == 0 && workers_busy(srv->env.workers) == 0) {
+    if (conn_count() == 0 && workers_busy(srv->env.workers) == 0 &&
+        runner_idle(srv->env.runner)) {
         event_base_loopexit(srv->env.base, NULL);
         return;
     }
@@ -256,6 +261,7 @@ static void begin_shutdown(struct server *srv, const char *signame)
     srv->shutting_down = true;
     log_info("core", "shutdown", "signal=%s sessions=%d", signame, conn_count());
     close_listeners(srv);
+    runner_shutdown(srv->env.runner);
     conn_shutdown_all();
     struct timeval tv = { 0, SHUTDOWN_POLL_MS * 1000 };
     srv->shutdown_timer = event_new(srv->env.base, -1, EV_PERSIST, shutdown_tick, srv);
@@ -280,7 +286,12 @@ static void server_free(struct server *srv)
     conn_close_all("exit");
     /* Workers first: their last jobs may still use the store. */
     workers_free(srv->env.hash_workers);
+    runner_shutdown(srv->env.runner);
     workers_free(srv->env.workers);
+    /* After the workers: their last `done` callbacks are the runner's. */
+    runner_free(srv->env.runner);
+    if (srv->env.dns)
+        dns_free(srv->env.dns);
     store_close(srv->env.store);
     if (srv->shutdown_timer)
         event_free(srv->shutdown_timer);
@@ -396,6 +407,29 @@ int server_run(const char *config_file)
         fprintf(stderr, "outpost: %s\n", err);
         free(err);
         goto out;
+    }
+    {
+        struct dns_config dc;
+        dns_config_init(&dc, srv->cfg);
+        srv->env.dns = dns_new(srv->env.base, &dc, &err);
+        if (!srv->env.dns) {
+            fprintf(stderr, "outpost: [dns] %s\n", err);
+            free(err);
+            goto out;
+        }
+        struct runner_env re = {
+            .base = srv->env.base,
+            .workers = srv->env.workers,
+            .store = srv->env.store,
+            .dns = srv->env.dns,
+            .cfg = srv->cfg,
+        };
+        srv->env.runner = runner_new(&re, &err);
+        if (!srv->env.runner) {
+            fprintf(stderr, "outpost: %s\n", err);
+            free(err);
+            goto out;
+        }
     }
     srv->sig_term = evsignal_new(srv->env.base, SIGTERM, signal_cb, srv);
     srv->sig_int = evsignal_new(srv->env.base, SIGINT, signal_cb, srv);

@@ -18,6 +18,8 @@
 #include "auth/cache.h"
 #include "auth/throttle.h"
 #include "core/tls.h"
+#include "core/dns.h"
+#include "smtp/runner.h"
 #include "store/store.h"
 
 /* What a protocol's session gets from the daemon. */
@@ -33,6 +35,8 @@ struct service_env {
     const char *dummy_hash;        /* an argon2id hash of nothing: unknown users are
                                       checked against it, so they take as long */
     struct auth_cache *login_cache; /* passwords verified lately ([auth] login_cache) */
+    struct dns *dns;               /* lookups on the loop ([dns]) */
+    struct runner *runner;         /* outbound delivery: kick it when mail is queued */
 };
 
 enum service_proto { PROTO_SMTP, PROTO_IMAP, PROTO_POP3, PROTO_HTTP };

@@ -354,6 +354,7 @@ static void retry_done(void *ctx, int result, const char *id, const char *error)
     if (result == STORE_OK) {
         log_info("smtp", "deliver-deferred", "id=%s queue=%s mailboxes=%d", d->txn_id, id,
                  d->retry.nrcpts);
+        runner_kick(d->ss->env->runner);
         /* Every failure is now the queue's: the message is accepted. */
         d->temp_fail = d->quota_fail = d->quota_perm_fail = d->other_fail = 0;
     } else {
@@ -390,8 +391,10 @@ static void append_done(void *ctx, int result, uint32_t uid, const char *error)
 static void queue_done(void *ctx, int result, const char *id, const char *error)
 {
     struct delivery *d = ctx;
-    if (result == STORE_OK && id)
+    if (result == STORE_OK && id) {
         snprintf(d->queue_id, sizeof(d->queue_id), "%s", id);
+        runner_kick(d->ss->env->runner);
+    }
     count_result(d, result, error, "queue");
     if (--d->outstanding == 0)
         delivery_finish(d);

@@ -12,11 +12,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/arena.h"
 #include "core/workers.h"
 #include "store/db.h"
 #include "store/fs.h"
 
-#define QUEUE_SCHEMA_VERSION 1
+#define QUEUE_SCHEMA_VERSION 2
 
 static const char queue_schema[] =
     "CREATE TABLE queue_messages ("
@@ -42,10 +43,19 @@ static const char queue_schema[] =
     "  state TEXT NOT NULL DEFAULT 'queued',"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_attempt INTEGER NOT NULL,"
-    "  last_reply TEXT);"
+    "  last_reply TEXT,"
+    "  leased INTEGER NOT NULL DEFAULT 0,"
+    "  delay_notified INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX queue_recipients_message ON queue_recipients(message_id);"
     "CREATE INDEX queue_recipients_due ON queue_recipients(state, next_attempt);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
+
+/* From each older schema to the next. */
+static const char *const queue_upgrades[QUEUE_SCHEMA_VERSION] = {
+    [1] = "ALTER TABLE queue_recipients ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;"
+          "ALTER TABLE queue_recipients ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;"
+          "PRAGMA user_version = 2;",
+};
 
 static char *queue_dir(struct store *s)
 {
@@ -118,11 +128,15 @@ static int queue_open(struct store *s, char **error_r)
             sqlite3_step(st) == SQLITE_ROW)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
-        if (version < QUEUE_SCHEMA_VERSION &&
-            sqlite3_exec(s->qdb, queue_schema, NULL, NULL, &emsg) != SQLITE_OK) {
+        if (version == 0 && sqlite3_exec(s->qdb, queue_schema, NULL, NULL, &emsg) != SQLITE_OK) {
             sqlite3_exec(s->qdb, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
         }
+        for (int v = version ? version : QUEUE_SCHEMA_VERSION; v < QUEUE_SCHEMA_VERSION; v++)
+            if (sqlite3_exec(s->qdb, queue_upgrades[v], NULL, NULL, &emsg) != SQLITE_OK) {
+                sqlite3_exec(s->qdb, "ROLLBACK", NULL, NULL, NULL);
+                goto fail;
+            }
         if (sqlite3_exec(s->qdb, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK)
             goto fail;
     }
@@ -283,27 +297,39 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return t ? (const char *)t : NULL;
 }
 
-int store_queue_list(struct store *s, int (*cb)(void *ctx, const struct store_queue_entry *e),
-                     void *ctx, char **error_r)
+/* Takes the lock and opens the queue; the lock is held only on success. */
+static int q_lock(struct store *s, char **error_r)
+{
+    pthread_mutex_lock(&s->qlock);
+    int r = queue_open(s, error_r);
+    if (r != STORE_OK)
+        pthread_mutex_unlock(&s->qlock);
+    return r;
+}
+
+int store_queue_list(struct store *s, const char *id,
+                     int (*cb)(void *ctx, const struct store_queue_entry *e), void *ctx,
+                     char **error_r)
 {
     /* Under the lock for the whole read: a worker's open transaction on
      * the shared connection must not show through. */
-    pthread_mutex_lock(&s->qlock);
-    int r = queue_open(s, error_r);
-    if (r != STORE_OK) {
-        pthread_mutex_unlock(&s->qlock);
+    int r = q_lock(s, error_r);
+    if (r != STORE_OK)
         return r;
-    }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->qdb,
                            "SELECT m.id, m.sender, m.origin, m.account_id, m.created, m.size, "
-                           "m.held, r.address, r.state, r.attempts, r.next_attempt, r.last_reply "
+                           "m.held, r.address, r.state, r.attempts, r.next_attempt, r.last_reply, "
+                           "r.leased "
                            "FROM queue_messages m JOIN queue_recipients r ON r.message_id = m.id "
+                           "WHERE ?1 IS NULL OR m.id = ?1 "
                            "ORDER BY m.created, m.id, r.id", -1, &st, NULL) != SQLITE_OK) {
         *error_r = qerror(s, "cannot list the queue");
         pthread_mutex_unlock(&s->qlock);
         return STORE_ERR_IO;
     }
+    if (id)
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_queue_entry e = {
@@ -319,6 +345,7 @@ int store_queue_list(struct store *s, int (*cb)(void *ctx, const struct store_qu
             .attempts = sqlite3_column_int(st, 9),
             .next_attempt = sqlite3_column_int64(st, 10),
             .last_reply = col_text(st, 11),
+            .leased = sqlite3_column_int(st, 12) != 0,
         };
         if (cb(ctx, &e) != 0)
             break;
@@ -332,4 +359,348 @@ int store_queue_list(struct store *s, int (*cb)(void *ctx, const struct store_qu
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->qlock);
     return STORE_OK;
+}
+
+/* ---- the runner's side ---- */
+
+/* Opens the queue and begins a transaction, with the lock held on success.
+ * `durable`: this transaction's commit is fsync'd (new mail); results and
+ * leases are not (see store.h). */
+static int q_begin(struct store *s, bool durable, const char *what, char **error_r)
+{
+    int r = q_lock(s, error_r);
+    if (r != STORE_OK)
+        return r;
+    if (sqlite3_exec(s->qdb, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->qdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        *error_r = qerror(s, what);
+        sqlite3_exec(s->qdb, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+        pthread_mutex_unlock(&s->qlock);
+        return STORE_ERR_IO;
+    }
+    return STORE_OK;
+}
+
+/* Commits (or rolls back when r is an error) and releases the lock. */
+static int q_end(struct store *s, int r, const char *what, char **error_r)
+{
+    if (r == STORE_OK && sqlite3_exec(s->qdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        *error_r = qerror(s, what);
+        r = STORE_ERR_IO;
+    }
+    if (r != STORE_OK)
+        sqlite3_exec(s->qdb, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(s->qdb, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->qlock);
+    return r;
+}
+
+static const char *arena_col(struct arena *a, sqlite3_stmt *st, int i)
+{
+    const char *t = col_text(st, i);
+    return t ? arena_strdup(a, t) : NULL;
+}
+
+int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
+                      struct store_queue_job **jobs_r, int *njobs_r, char **error_r)
+{
+    *jobs_r = NULL;
+    *njobs_r = 0;
+    const char *what = "cannot read the queue";
+    int r = q_begin(s, false, what, error_r);
+    if (r != STORE_OK)
+        return r;
+    sqlite3_stmt *st = NULL, *up = NULL;
+    /* Grouped by message so that a message's due recipients travel
+     * together; the soonest due messages first. */
+    if (sqlite3_prepare_v2(s->qdb,
+                           "SELECT r.id, r.address, r.notify, r.orcpt_type, r.orcpt, r.attempts, "
+                           "r.delay_notified, m.id, m.sender, m.origin, m.account_id, m.envid, "
+                           "m.ret, m.body, m.smtputf8, m.requiretls, m.size, m.created "
+                           "FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id "
+                           "WHERE r.state = 'queued' AND r.next_attempt <= ? AND r.leased = 0 "
+                           "AND m.held = 0 ORDER BY r.next_attempt, m.id, r.id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->qdb, "UPDATE queue_recipients SET leased = 1 WHERE id = ?", -1,
+                           &up, NULL) != SQLITE_OK) {
+        *error_r = qerror(s, what);
+        sqlite3_finalize(st);
+        return q_end(s, STORE_ERR_IO, what, error_r);
+    }
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, max);
+    int cap = 0, n = 0;
+    struct store_queue_job *jobs = NULL;
+    int rc;
+    /* Rows come sorted by time, so a message's recipients may be apart:
+     * find its job by id (a due batch is small: a linear look is enough). */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *mid = col_text(st, 7);
+        struct store_queue_job *j = NULL;
+        for (int i = n - 1; i >= 0 && !j; i--)
+            if (!strcmp(jobs[i].id, mid))
+                j = &jobs[i];
+        if (!j) {
+            if (n == cap) {
+                int ncap = cap ? cap * 2 : 16;
+                struct store_queue_job *nj = arena_zalloc(a, sizeof(*nj) * (size_t)ncap);
+                if (n)
+                    memcpy(nj, jobs, sizeof(*nj) * (size_t)n);
+                jobs = nj;
+                cap = ncap;
+            }
+            j = &jobs[n++];
+            memset(j, 0, sizeof(*j));
+            snprintf(j->id, sizeof(j->id), "%s", mid);
+            j->sender = arena_col(a, st, 8);
+            j->origin = arena_col(a, st, 9);
+            j->account_id = sqlite3_column_int64(st, 10);
+            j->envid = arena_col(a, st, 11);
+            j->ret = sqlite3_column_int(st, 12);
+            j->body = sqlite3_column_int(st, 13);
+            j->smtputf8 = sqlite3_column_int(st, 14) != 0;
+            j->requiretls = sqlite3_column_int(st, 15) != 0;
+            j->size = (uint64_t)sqlite3_column_int64(st, 16);
+            j->created = sqlite3_column_int64(st, 17);
+        }
+        /* Grown one at a time: a message's due recipients are few. */
+        struct store_queue_job_rcpt *nr = arena_zalloc(a, sizeof(*nr) * (size_t)(j->nrcpts + 1));
+        if (j->nrcpts)
+            memcpy(nr, j->rcpts, sizeof(*nr) * (size_t)j->nrcpts);
+        j->rcpts = nr;
+        struct store_queue_job_rcpt *rc_ = &nr[j->nrcpts++];
+        rc_->id = sqlite3_column_int64(st, 0);
+        rc_->address = arena_col(a, st, 1);
+        rc_->notify = (unsigned)sqlite3_column_int(st, 2);
+        rc_->orcpt_type = arena_col(a, st, 3);
+        rc_->orcpt = arena_col(a, st, 4);
+        rc_->attempts = sqlite3_column_int(st, 5);
+        rc_->delay_notified = sqlite3_column_int(st, 6) != 0;
+        sqlite3_reset(up);
+        sqlite3_bind_int64(up, 1, rc_->id);
+        if (sqlite3_step(up) != SQLITE_DONE) {
+            rc = SQLITE_ERROR;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    if (rc != SQLITE_DONE) {
+        *error_r = qerror(s, what);
+        return q_end(s, STORE_ERR_IO, what, error_r);
+    }
+    r = q_end(s, STORE_OK, what, error_r);
+    if (r == STORE_OK) {
+        *jobs_r = jobs;
+        *njobs_r = n;
+    }
+    return r;
+}
+
+int store_queue_release_leases(struct store *s, char **error_r)
+{
+    const char *what = "cannot release the queue's leases";
+    int r = q_begin(s, false, what, error_r);
+    if (r != STORE_OK)
+        return r;
+    if (sqlite3_exec(s->qdb, "UPDATE queue_recipients SET leased = 0 WHERE leased = 1", NULL,
+                     NULL, NULL) != SQLITE_OK) {
+        *error_r = qerror(s, what);
+        r = STORE_ERR_IO;
+    }
+    return q_end(s, r, what, error_r);
+}
+
+/* Deletes message `id` when no recipient of it is left queued; returns true
+ * when it did (its file is then the caller's to remove, after the commit). */
+static int remove_if_done(struct store *s, const char *id, bool *removed)
+{
+    sqlite3_stmt *st = NULL;
+    *removed = false;
+    if (sqlite3_prepare_v2(s->qdb,
+                           "DELETE FROM queue_messages WHERE id = ?1 AND NOT EXISTS "
+                           "(SELECT 1 FROM queue_recipients WHERE message_id = ?1 "
+                           "AND state = 'queued')", -1, &st, NULL) != SQLITE_OK)
+        return STORE_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return STORE_ERR_IO;
+    *removed = sqlite3_changes(s->qdb) > 0;
+    return STORE_OK;
+}
+
+static void unlink_queued(struct store *s, char **ids, int n)
+{
+    char *dir = xasprintf("%s/queue/msg", s->data_dir);
+    for (int i = 0; i < n; i++)
+        message_unlink_file(dir, ids[i]);
+    free(dir);
+}
+
+static void free_ids(char **ids, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+int store_queue_record(struct store *s, const struct store_queue_result *res, int n,
+                       char **error_r)
+{
+    const char *what = "cannot record delivery results";
+    int r = q_begin(s, false, what, error_r);
+    if (r != STORE_OK)
+        return r;
+    sqlite3_stmt *up = NULL;
+    char **touched = xcalloc((size_t)n + 1, sizeof(*touched));
+    int ntouched = 0;
+    char **gone = xcalloc((size_t)n + 1, sizeof(*gone));
+    int ngone = 0;
+    if (sqlite3_prepare_v2(s->qdb,
+                           "UPDATE queue_recipients SET leased = 0, "
+                           "state = CASE ?2 WHEN 0 THEN 'delivered' WHEN 2 THEN 'failed' "
+                           "ELSE state END, "
+                           "next_attempt = CASE ?2 WHEN 1 THEN ?3 ELSE next_attempt END, "
+                           "last_reply = coalesce(?4, last_reply), "
+                           "attempts = attempts + ?5, "
+                           "delay_notified = delay_notified OR ?6 "
+                           "WHERE id = ?1 RETURNING message_id", -1, &up, NULL) != SQLITE_OK) {
+        r = STORE_ERR_IO;
+        goto out;
+    }
+    for (int i = 0; i < n && r == STORE_OK; i++) {
+        const struct store_queue_result *x = &res[i];
+        sqlite3_reset(up);
+        sqlite3_bind_int64(up, 1, x->rcpt_id);
+        sqlite3_bind_int(up, 2, (int)x->outcome);
+        sqlite3_bind_int64(up, 3, x->next_attempt);
+        if (x->reply)
+            sqlite3_bind_text(up, 4, x->reply, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(up, 4);
+        sqlite3_bind_int(up, 5, x->attempted ? 1 : 0);
+        sqlite3_bind_int(up, 6, x->delay_notified ? 1 : 0);
+        int rc = sqlite3_step(up);
+        if (rc == SQLITE_ROW) {
+            /* The message was dropped meanwhile (queue drop): no row, fine. */
+            const char *mid = col_text(up, 0);
+            bool seen = false;
+            for (int k = 0; k < ntouched && !seen; k++)
+                seen = !strcmp(touched[k], mid);
+            if (!seen)
+                touched[ntouched++] = xstrdup(mid);
+            rc = sqlite3_step(up);
+        }
+        if (rc != SQLITE_DONE)
+            r = STORE_ERR_IO;
+    }
+    for (int k = 0; k < ntouched && r == STORE_OK; k++) {
+        bool removed;
+        r = remove_if_done(s, touched[k], &removed);
+        if (removed)
+            gone[ngone++] = xstrdup(touched[k]);
+    }
+out:
+    if (r != STORE_OK)
+        *error_r = qerror(s, what);
+    sqlite3_finalize(up);
+    r = q_end(s, r, what, error_r);
+    if (r == STORE_OK)
+        unlink_queued(s, gone, ngone);
+    free_ids(touched, ntouched);
+    free_ids(gone, ngone);
+    return r;
+}
+
+char *store_queue_message_path(struct store *s, const char *id)
+{
+    return xasprintf("%s/queue/msg/%.2s/%s", s->data_dir, id, id);
+}
+
+/* One CLI change on one message or all; `sql` takes ?1 = id (or NULL) and
+ * ?2 = arg, and returns the id of each message it changed (repeats allowed).
+ * The distinct ids go to *ids_r when not NULL. */
+static int queue_change(struct store *s, const char *id, const char *sql, int64_t arg,
+                        int *count_r, char ***ids_r, char **error_r)
+{
+    const char *what = "cannot change the queue";
+    *count_r = 0;
+    int r = q_begin(s, true, what, error_r);
+    if (r != STORE_OK)
+        return r;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->qdb, sql, -1, &st, NULL) != SQLITE_OK) {
+        *error_r = qerror(s, what);
+        return q_end(s, STORE_ERR_IO, what, error_r);
+    }
+    if (id)
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, arg);
+    char **ids = NULL;
+    int n = 0, cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *mid = col_text(st, 0);
+        bool seen = false;
+        for (int k = 0; k < n && !seen; k++)
+            seen = !strcmp(ids[k], mid);
+        if (seen)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ids = xrealloc(ids, sizeof(*ids) * (size_t)cap);
+        }
+        ids[n++] = xstrdup(mid);
+    }
+    if (rc != SQLITE_DONE) {
+        *error_r = qerror(s, what);
+        r = STORE_ERR_IO;
+    }
+    sqlite3_finalize(st);
+    if (r == STORE_OK && id && n == 0) {
+        *error_r = xasprintf("no message %s in the queue", id);
+        r = STORE_ERR_NOT_FOUND;
+    }
+    r = q_end(s, r, what, error_r);
+    if (r == STORE_OK)
+        *count_r = n;
+    if (r == STORE_OK && ids_r) {
+        ids = xrealloc(ids, sizeof(*ids) * (size_t)(n + 1));
+        ids[n] = NULL;
+        *ids_r = ids;
+    } else {
+        free_ids(ids, n);
+    }
+    return r;
+}
+
+int store_queue_set_held(struct store *s, const char *id, bool held, int *count_r,
+                         char **error_r)
+{
+    return queue_change(s, id,
+                        "UPDATE queue_messages SET held = ?2 WHERE ?1 IS NULL OR id = ?1 "
+                        "RETURNING id", held ? 1 : 0, count_r, NULL, error_r);
+}
+
+int store_queue_retry(struct store *s, const char *id, int *count_r, char **error_r)
+{
+    /* Held messages stay held: a retry only says "now" for when they go. */
+    return queue_change(s, id,
+                        "UPDATE queue_recipients SET next_attempt = ?2 "
+                        "WHERE state = 'queued' AND (?1 IS NULL OR message_id = ?1) "
+                        "RETURNING message_id", (int64_t)time(NULL), count_r, NULL, error_r);
+}
+
+int store_queue_drop(struct store *s, const char *id, int *count_r, char **error_r)
+{
+    char **ids = NULL;
+    int r = queue_change(s, id, "DELETE FROM queue_messages WHERE ?1 IS NULL OR id = ?1 "
+                                "RETURNING id", 0, count_r, &ids, error_r);
+    if (r == STORE_OK) {
+        unlink_queued(s, ids, *count_r);
+        free_ids(ids, *count_r);
+    }
+    return r;
 }

@@ -435,14 +435,92 @@ struct store_queue_entry {
     bool held;
     const char *rcpt;         /* one recipient per call: address */
     const char *state;        /* "queued", "delivered", "failed" */
+    bool leased;              /* being delivered now */
     int attempts;
     int64_t next_attempt;
     const char *last_reply;   /* the last remote reply, or NULL */
 };
 
-/* Lists the queue, one call per recipient, oldest message first. */
-int store_queue_list(struct store *s, int (*cb)(void *ctx, const struct store_queue_entry *e),
-                     void *ctx, char **error_r);
+/* Lists the queue, one call per recipient, oldest message first; only
+ * message `id` when not NULL. */
+int store_queue_list(struct store *s, const char *id,
+                     int (*cb)(void *ctx, const struct store_queue_entry *e), void *ctx,
+                     char **error_r);
+
+/* ---- the queue runner's side ----
+ *
+ * The runner leases the recipients it delivers: a leased recipient is not
+ * handed out again until its result is recorded. Only one server runs on a
+ * data directory, so at start-up every lease is released (a crash left them
+ * mid-delivery: they are tried again, at-least-once). Results are recorded
+ * without an fsync of their own: a result lost to a power failure means the
+ * recipient is tried again, never that mail is lost. A message leaves the
+ * queue (rows and file) once no recipient of it is left queued. */
+
+struct store_queue_job_rcpt {
+    int64_t id;                /* the recipient's row */
+    const char *address;
+    unsigned notify;
+    const char *orcpt_type, *orcpt;
+    int attempts;
+    bool delay_notified;
+};
+
+/* One message and those of its recipients that are due. */
+struct store_queue_job {
+    char id[STORE_QUEUE_ID_LEN + 1];
+    const char *sender;
+    const char *origin;
+    int64_t account_id;
+    const char *envid;
+    int ret, body;
+    bool smtputf8, requiretls;
+    uint64_t size;
+    int64_t created;
+    struct store_queue_job_rcpt *rcpts;
+    int nrcpts;
+};
+
+struct arena;
+
+/* Leases up to `max` recipients due at `now` (queued, not held, not leased,
+ * next_attempt <= now), soonest first, grouped by message into *jobs_r
+ * (allocated in `a`). Blocking: workers. */
+int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
+                      struct store_queue_job **jobs_r, int *njobs_r, char **error_r);
+/* Releases every lease (server start-up). */
+int store_queue_release_leases(struct store *s, char **error_r);
+enum store_queue_outcome {
+    STORE_QUEUE_DELIVERED,
+    STORE_QUEUE_DEFERRED,      /* tried again at next_attempt */
+    STORE_QUEUE_FAILED,        /* given up (the bounce is the caller's) */
+    STORE_QUEUE_RELEASED,      /* not attempted: lease dropped, nothing else changes */
+};
+
+struct store_queue_result {
+    int64_t rcpt_id;
+    enum store_queue_outcome outcome;
+    int64_t next_attempt;      /* DEFERRED */
+    const char *reply;         /* the remote's reply or our reason, one line; or NULL */
+    bool attempted;            /* counts as an attempt */
+    bool delay_notified;       /* a delay notice went out (sticky) */
+};
+
+/* Records results (one transaction), then removes each message they touched
+ * that has no recipient left queued, with its file. Blocking: workers. */
+int store_queue_record(struct store *s, const struct store_queue_result *res, int n,
+                       char **error_r);
+
+/* The message file of queue entry `id` (allocated). */
+char *store_queue_message_path(struct store *s, const char *id);
+
+/* The CLI: hold/release (held messages are not delivered), retry (due
+ * now), drop (removed, no bounce). id NULL: every message. *count_r gets the
+ * number of messages changed. STORE_ERR_NOT_FOUND for an unknown id. */
+int store_queue_set_held(struct store *s, const char *id, bool held, int *count_r,
+                         char **error_r);
+int store_queue_retry(struct store *s, const char *id, int *count_r, char **error_r);
+int store_queue_drop(struct store *s, const char *id, int *count_r, char **error_r);
 
 /* ---- inside the server: group commit and change notification ---- */
 

@@ -5,7 +5,8 @@ from cryptography.x509.oid import NameOID
 
 from conftest import ROOT, run_cli
 
-ALL_COMMANDS = ["quickstart", "serve", "account", "alias", "domain", "queue", "check", "config"]
+ALL_COMMANDS = ["quickstart", "serve", "account", "alias", "domain", "queue", "check", "config",
+                "dns"]
 
 
 def test_no_command_is_wrong_usage():
@@ -36,7 +37,6 @@ def test_every_command_has_help(cmd):
 
 @pytest.mark.parametrize("args", [
     ["domain", "dns", "example.test"],
-    ["queue", "list"],
     ["check", "example.test"],
 ])
 def test_unbuilt_commands_say_so(args):
@@ -49,6 +49,10 @@ def test_unbuilt_commands_say_so(args):
     ["account", "frob"],
     ["account"],
     ["queue", "explode"],
+    ["queue", "show"],
+    ["queue", "drop"],
+    ["queue", "list", "extra"],
+    ["queue", "hold", "--bogus"],
     ["config"],
     ["config", "frob"],
     ["config", "defaults", "--yaml"],

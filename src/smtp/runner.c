@@ -1,0 +1,1147 @@
+/* The queue runner (see runner.h). */
+#include "smtp/runner.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/tls.h"
+#include "smtp/client.h"
+#include "smtp/report.h"
+
+/* Recipients leased per scan; the scan repeats at once when it got this
+ * many. */
+#define LEASE_BATCH 500
+/* No new lease while this many recipients wait for a connection. */
+#define MAX_WAITING 5000
+/* How often the queue is looked at for mail that became due (a retry time
+ * reached, `outpost queue retry` or `release` from the command line). */
+#define POLL_MS 2000
+
+/* One queued message in memory, shared by the units made of it. */
+struct qmsg {
+    int refs;
+    char id[STORE_QUEUE_ID_LEN + 1];
+    char *sender, *origin, *envid;
+    int64_t account_id, created;
+    int ret, body;
+    bool smtputf8, requiretls;
+    char *data;               /* the file, mapped read-only */
+    size_t len;
+};
+
+struct qrcpt {
+    int64_t id;
+    char *address;
+    unsigned notify;
+    char *orcpt_type, *orcpt;
+    int attempts;
+    bool delay_notified;
+};
+
+/* One transaction's worth: a message and its recipients at one destination. */
+struct unit {
+    struct unit *next;
+    struct qmsg *m;
+    struct qrcpt *rcpts;
+    int n;
+};
+
+struct dest {
+    struct dest *next;
+    char *name;               /* the domain (A-label, lowercase), or the relay */
+    bool relay;
+    struct unit *head, *tail;
+    int npending;
+    int nattempts;            /* connections being made or in use */
+    int nconnecting;          /* of those, not yet ready */
+};
+
+struct attempt;
+
+struct runner {
+    struct runner_env env;
+    const struct config *cfg;
+    SSL_CTX *ssl_ctx;
+    char *relay_host;
+    int relay_port;
+    char *relay_password;
+    struct event *scan_ev, *poll_ev;
+    bool scanning, rescan, stopping;
+    struct dest *dests;
+    int nattempts;
+    struct attempt *attempts;
+    int waiting;              /* recipients in units not yet sent */
+    /* Outcomes waiting to be recorded, and the batch being recorded. */
+    struct report_outcome *out;
+    int nout, outcap;
+    bool flushing;
+    int jobs;                 /* worker jobs in flight */
+};
+
+struct attempt {
+    struct attempt *prev, *next; /* the runner's list */
+    struct runner *r;
+    struct dest *d;
+    struct dns_query *q;
+    char **hosts;
+    int nhosts, host_i;
+    struct sockaddr_storage *addrs;
+    int naddrs, addr_i;
+    bool plain_retry;         /* this address again, without STARTTLS */
+    struct smtp_client *cl;
+    bool ready;
+    int sent;
+    struct unit *cur;
+    struct smtp_client_txn txn;
+    char *last_error;
+    int last_code;
+    char *host;               /* the host being tried */
+};
+
+static void scan(struct runner *r);
+static void dest_pump(struct runner *r, struct dest *d);
+static void pump_all(struct runner *r);
+static void attempt_next_host(struct attempt *a);
+static void attempt_next_addr(struct attempt *a);
+static void flush(struct runner *r);
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- messages and units ---- */
+
+static void qmsg_unref(struct qmsg *m)
+{
+    if (!m || --m->refs > 0)
+        return;
+    if (m->data && m->len)
+        munmap(m->data, m->len);
+    free(m->sender);
+    free(m->origin);
+    free(m->envid);
+    free(m);
+}
+
+static void unit_free(struct unit *u)
+{
+    for (int i = 0; i < u->n; i++) {
+        free(u->rcpts[i].address);
+        free(u->rcpts[i].orcpt_type);
+        free(u->rcpts[i].orcpt);
+    }
+    free(u->rcpts);
+    qmsg_unref(u->m);
+    free(u);
+}
+
+static char *dup0(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+/* ---- outcomes ---- */
+
+static void outcome_add(struct runner *r, const struct qmsg *m, const struct qrcpt *q,
+                        enum store_queue_outcome kind, int code, const char *enhanced,
+                        const char *reply, const char *remote, bool attempted)
+{
+    if (r->nout == r->outcap) {
+        r->outcap = r->outcap ? r->outcap * 2 : 64;
+        r->out = xrealloc(r->out, sizeof(*r->out) * (size_t)r->outcap);
+    }
+    struct report_outcome *o = &r->out[r->nout++];
+    memset(o, 0, sizeof(*o));
+    int64_t now = now_s();
+    o->rcpt_id = q->id;
+    o->kind = kind;
+    o->attempted = attempted;
+    o->code = code;
+    snprintf(o->enhanced, sizeof(o->enhanced), "%s", enhanced ? enhanced : "");
+    o->reply = dup0(reply);
+    o->remote = dup0(remote);
+    o->address = xstrdup(q->address);
+    o->orcpt_type = dup0(q->orcpt_type);
+    o->orcpt = dup0(q->orcpt);
+    o->notify = q->notify;
+    o->attempts = q->attempts + (attempted ? 1 : 0);
+    o->msg_id = xstrdup(m->id);
+    o->sender = xstrdup(m->sender);
+    o->envid = dup0(m->envid);
+    o->ret = m->ret;
+    o->created = m->created;
+    o->smtputf8 = m->smtputf8;
+    const struct config *cfg = r->cfg;
+    bool may_notify = m->sender[0] != '\0';
+    if (kind == STORE_QUEUE_DEFERRED) {
+        int64_t wait = cfg->queue_retry_min / 1000;
+        for (int i = 1; i < o->attempts && wait < cfg->queue_retry_max / 1000; i++)
+            wait *= 2;
+        if (wait > cfg->queue_retry_max / 1000)
+            wait = cfg->queue_retry_max / 1000;
+        o->next_attempt = now + wait;
+        if (attempted && now - m->created >= cfg->queue_max_lifetime / 1000) {
+            /* Given up: the bounce quotes the last reason. */
+            o->kind = STORE_QUEUE_FAILED;
+            o->expired = true;
+        } else if (cfg->queue_delay_warning > 0 && !q->delay_notified && may_notify &&
+                   now - m->created >= cfg->queue_delay_warning / 1000 &&
+                   (q->notify == 0 || (q->notify & 8))) {
+            o->delay_notice = true;
+            o->retry_until = m->created + cfg->queue_max_lifetime / 1000;
+        }
+    }
+    if (o->kind == STORE_QUEUE_FAILED)
+        o->bounce = may_notify && !(q->notify & 1) && (q->notify == 0 || (q->notify & 4));
+    const char *ev = o->kind == STORE_QUEUE_DELIVERED ? "sent"
+                   : o->kind == STORE_QUEUE_FAILED ? "bounced"
+                   : o->kind == STORE_QUEUE_DEFERRED ? "deferred" : "released";
+    if (o->kind == STORE_QUEUE_DEFERRED)
+        log_info("delivery", ev, "id=%s rcpt=%s host=%s attempt=%d next=%llds reply=%s", m->id,
+                 log_q(q->address), remote ? remote : "-", o->attempts,
+                 (long long)(o->next_attempt - now), log_q(reply ? reply : "-"));
+    else
+        log_info("delivery", ev, "id=%s rcpt=%s host=%s attempt=%d delay=%llds%s reply=%s", m->id,
+                 log_q(q->address), remote ? remote : "-", o->attempts,
+                 (long long)(now - m->created), o->expired ? " expired=yes" : "",
+                 log_q(reply ? reply : "-"));
+    flush(r);
+}
+
+struct flush_job {
+    struct runner *r;
+    struct report_outcome *out;
+    int n;
+    struct report_env renv;
+    char *error;
+    int result;
+};
+
+static void flush_work(void *arg)
+{
+    struct flush_job *j = arg;
+    /* Reports first, then the results that caused them (runner.h). */
+    j->result = report_send_all(&j->renv, j->out, j->n, &j->error);
+    if (j->result != STORE_OK)
+        return;
+    struct store_queue_result *res = xcalloc((size_t)j->n, sizeof(*res));
+    for (int i = 0; i < j->n; i++) {
+        const struct report_outcome *o = &j->out[i];
+        res[i] = (struct store_queue_result){
+            .rcpt_id = o->rcpt_id,
+            .outcome = o->kind,
+            .next_attempt = o->next_attempt,
+            .reply = o->reply,
+            .attempted = o->attempted,
+            .delay_notified = o->delay_notice,
+        };
+    }
+    j->result = store_queue_record(j->renv.store, res, j->n, &j->error);
+    free(res);
+}
+
+static void flush_done(void *arg)
+{
+    struct flush_job *j = arg;
+    struct runner *r = j->r;
+    r->jobs--;
+    r->flushing = false;
+    if (j->result != STORE_OK) {
+        /* The leases stay: the recipients are tried again after a restart. */
+        log_error("delivery", "record-failed", "outcomes=%d error=%s", j->n,
+                  log_q(j->error ? j->error : "?"));
+    }
+    bool reports = false;
+    for (int i = 0; i < j->n && j->result == STORE_OK; i++)
+        reports |= j->out[i].bounce || j->out[i].delay_notice || j->out[i].success_notice;
+    free(j->error);
+    report_outcomes_free(j->out, j->n);
+    free(j);
+    if (r->nout)
+        flush(r);
+    if (reports)
+        scan(r); /* the reports just queued */
+}
+
+static void flush(struct runner *r)
+{
+    if (r->flushing || r->nout == 0)
+        return;
+    struct flush_job *j = xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->out = r->out;
+    j->n = r->nout;
+    r->out = NULL;
+    r->nout = r->outcap = 0;
+    j->renv = (struct report_env){
+        .store = r->env.store,
+        .hostname = r->cfg->server_hostname,
+    };
+    r->flushing = true;
+    r->jobs++;
+    workers_submit(r->env.workers, flush_work, flush_done, j);
+}
+
+/* ---- destinations ---- */
+
+static struct dest *dest_get(struct runner *r, const char *name, bool relay)
+{
+    for (struct dest *d = r->dests; d; d = d->next)
+        if (d->relay == relay && !strcmp(d->name, name))
+            return d;
+    struct dest *d = xcalloc(1, sizeof(*d));
+    d->name = xstrdup(name);
+    d->relay = relay;
+    d->next = r->dests;
+    r->dests = d;
+    return d;
+}
+
+static void dest_maybe_free(struct runner *r, struct dest *d)
+{
+    if (d->npending || d->nattempts)
+        return;
+    for (struct dest **p = &r->dests; *p; p = &(*p)->next)
+        if (*p == d) {
+            *p = d->next;
+            free(d->name);
+            free(d);
+            return;
+        }
+}
+
+static void dest_push(struct runner *r, struct dest *d, struct unit *u)
+{
+    u->next = NULL;
+    if (d->tail)
+        d->tail->next = u;
+    else
+        d->head = u;
+    d->tail = u;
+    d->npending++;
+}
+
+static struct unit *dest_pop(struct runner *r, struct dest *d)
+{
+    struct unit *u = d->head;
+    if (!u)
+        return NULL;
+    d->head = u->next;
+    if (!d->head)
+        d->tail = NULL;
+    d->npending--;
+    r->waiting -= u->n;
+    u->next = NULL;
+    return u;
+}
+
+/* Every waiting unit of `d` gets the same outcome (a DNS failure, no
+ * reachable host, a null MX). */
+static void dest_fail_all(struct runner *r, struct dest *d, enum store_queue_outcome kind,
+                          int code, const char *enhanced, const char *reply, bool attempted)
+{
+    struct unit *u;
+    while ((u = dest_pop(r, d))) {
+        for (int i = 0; i < u->n; i++)
+            outcome_add(r, u->m, &u->rcpts[i], kind, code, enhanced, reply, NULL, attempted);
+        unit_free(u);
+    }
+}
+
+/* ---- one attempt: MX, addresses, a connection, transactions ---- */
+
+static void attempt_end(struct attempt *a)
+{
+    struct runner *r = a->r;
+    struct dest *d = a->d;
+    if (a->q)
+        dns_cancel(a->q);
+    a->q = NULL;
+    if (!a->ready)
+        d->nconnecting--;
+    d->nattempts--;
+    r->nattempts--;
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        r->attempts = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    /* Nobody else is on it: what waits shares this attempt's fate. */
+    if (d->nattempts == 0 && d->npending > 0 && !a->ready) {
+        char *why = a->last_error ? xstrdup(a->last_error)
+                                  : xasprintf("no mail server of %s could be reached", d->name);
+        bool perm = a->last_code >= 500;
+        dest_fail_all(r, d, perm ? STORE_QUEUE_FAILED : STORE_QUEUE_DEFERRED, a->last_code,
+                      perm ? "5.0.0" : "4.4.1", why, true);
+        free(why);
+    }
+    for (int i = 0; i < a->nhosts; i++)
+        free(a->hosts[i]);
+    free(a->hosts);
+    free(a->addrs);
+    free(a->last_error);
+    free(a->host);
+    free(a);
+    dest_maybe_free(r, d);
+    pump_all(r);
+}
+
+static void attempt_error(struct attempt *a, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void attempt_error(struct attempt *a, int code, const char *fmt, ...)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    free(a->last_error);
+    a->last_error = xstrdup(buf_cstr(&b));
+    a->last_code = code;
+    buf_free(&b);
+}
+
+static void send_next(struct attempt *a)
+{
+    struct runner *r = a->r;
+    if (r->stopping || a->sent >= r->cfg->queue_max_messages_per_connection ||
+        !(a->cur = dest_pop(r, a->d))) {
+        smtp_client_quit(a->cl);
+        return;
+    }
+    struct unit *u = a->cur;
+    struct smtp_client_rcpt *rc = xcalloc((size_t)u->n, sizeof(*rc));
+    for (int i = 0; i < u->n; i++) {
+        rc[i].address = u->rcpts[i].address;
+        rc[i].notify = u->rcpts[i].notify;
+        rc[i].orcpt_type = u->rcpts[i].orcpt_type;
+        rc[i].orcpt = u->rcpts[i].orcpt;
+    }
+    a->txn = (struct smtp_client_txn){
+        .sender = u->m->sender,
+        .envid = u->m->envid,
+        .ret = u->m->ret,
+        .body = u->m->body,
+        .smtputf8 = u->m->smtputf8,
+        .requiretls = u->m->requiretls,
+        .data = u->m->data,
+        .len = u->m->len,
+        .rcpts = rc,
+        .nrcpts = u->n,
+    };
+    a->sent++;
+    smtp_client_send(a->cl, &a->txn);
+}
+
+static void on_ready(void *ctx, struct smtp_client *cl)
+{
+    struct attempt *a = ctx;
+    (void)cl;
+    a->ready = true;
+    a->d->nconnecting--;
+    send_next(a);
+}
+
+static void on_done(void *ctx, struct smtp_client *cl, struct smtp_client_txn *txn)
+{
+    struct attempt *a = ctx;
+    struct runner *r = a->r;
+    struct unit *u = a->cur;
+    const struct smtp_client_info *in = smtp_client_info(cl);
+    for (int i = 0; i < u->n; i++) {
+        const struct smtp_client_rcpt *rc = &txn->rcpts[i];
+        enum store_queue_outcome k;
+        bool attempted = true;
+        if (rc->code >= 200 && rc->code < 300)
+            k = STORE_QUEUE_DELIVERED;
+        else if (rc->code >= 500)
+            k = STORE_QUEUE_FAILED;
+        else if (rc->code == 0 && r->stopping) {
+            k = STORE_QUEUE_RELEASED; /* our shutdown, not the remote's fault */
+            attempted = false;
+        } else
+            k = STORE_QUEUE_DEFERRED;
+        char remote[300];
+        snprintf(remote, sizeof(remote), "%s[%s]", a->host ? a->host : a->d->name, in->peer);
+        outcome_add(r, u->m, &u->rcpts[i], k, rc->code, rc->enhanced, rc->reply, remote,
+                    attempted);
+        if (k == STORE_QUEUE_DELIVERED && (u->rcpts[i].notify & 2) && !txn->dsn_passed)
+            r->out[r->nout - 1].success_notice = true;
+    }
+    smtp_client_txn_clear(txn);
+    free(txn->rcpts);
+    txn->rcpts = NULL;
+    unit_free(u);
+    a->cur = NULL;
+    if (smtp_client_is_ready(cl))
+        send_next(a);
+}
+
+static void on_closed(void *ctx, struct smtp_client *cl, bool was_ready, int code,
+                      const char *reply, bool tls_failed)
+{
+    struct attempt *a = ctx;
+    (void)cl;
+    a->cl = NULL;
+    if (was_ready) {
+        /* Its work is done or given back; the others go on. */
+        attempt_end(a);
+        return;
+    }
+    attempt_error(a, code, "%s", reply ? reply : "connection failed");
+    log_info("delivery", "connect-failed", "domain=%s host=%s code=%d reason=%s", a->d->name,
+             a->host ? a->host : "-", code, log_q(a->last_error));
+    if (a->r->stopping) {
+        attempt_end(a);
+        return;
+    }
+    if (tls_failed && !a->plain_retry && !a->d->relay) {
+        /* Opportunistic TLS that failed: the same server without it
+         * (RFC 7435: better plaintext than no delivery). */
+        a->plain_retry = true;
+        attempt_next_addr(a);
+        return;
+    }
+    a->plain_retry = false;
+    a->addr_i++;
+    attempt_next_addr(a);
+}
+
+static const struct smtp_client_handler client_handler = {
+    .ready = on_ready,
+    .done = on_done,
+    .closed = on_closed,
+};
+
+static void attempt_next_addr(struct attempt *a)
+{
+    struct runner *r = a->r;
+    const struct config *cfg = r->cfg;
+    if (r->stopping) {
+        attempt_end(a);
+        return;
+    }
+    if (a->addr_i >= a->naddrs) {
+        a->host_i++;
+        attempt_next_host(a);
+        return;
+    }
+    struct sockaddr_storage ss = a->addrs[a->addr_i];
+    int port = a->d->relay ? r->relay_port : (int)cfg->delivery_port;
+    struct sockaddr_storage src;
+    const struct sockaddr *source = NULL;
+    memset(&src, 0, sizeof(src));
+    if (ss.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        if (cfg->delivery_source_ipv4[0]) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
+            s4->sin_family = AF_INET;
+            inet_pton(AF_INET, cfg->delivery_source_ipv4, &s4->sin_addr);
+            source = (struct sockaddr *)&src;
+        }
+    } else {
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        if (cfg->delivery_source_ipv6[0]) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&src;
+            s6->sin6_family = AF_INET6;
+            inet_pton(AF_INET6, cfg->delivery_source_ipv6, &s6->sin6_addr);
+            source = (struct sockaddr *)&src;
+        }
+    }
+    bool relay = a->d->relay;
+    struct smtp_client_params p = {
+        .helo = cfg->server_hostname,
+        .host = a->host,
+        .tls = relay ? SMTP_TLS_VERIFY : a->plain_retry ? SMTP_TLS_NONE : SMTP_TLS_OPPORTUNISTIC,
+        .ssl_ctx = r->ssl_ctx,
+        .tls_name = a->host,
+        .implicit_tls = relay && !strcmp(cfg->delivery_relay_tls, "implicit"),
+        .auth_user = relay && cfg->delivery_relay_user[0] ? cfg->delivery_relay_user : NULL,
+        .auth_password = relay ? r->relay_password : NULL,
+        .connect_timeout_ms = cfg->delivery_connect_timeout,
+        .command_timeout_ms = cfg->delivery_command_timeout,
+        .data_timeout_ms = cfg->delivery_data_timeout,
+        .source = source,
+    };
+    char *err = NULL;
+    a->cl = smtp_client_connect(r->env.base, (struct sockaddr *)&ss, &p, &client_handler, a, &err);
+    if (!a->cl) {
+        attempt_error(a, 0, "%s: %s", a->host, err);
+        free(err);
+        a->addr_i++;
+        attempt_next_addr(a);
+    }
+}
+
+static void on_addrs(void *ctx, const struct dns_addr_result *res)
+{
+    struct attempt *a = ctx;
+    a->q = NULL;
+    free(a->addrs);
+    a->addrs = NULL;
+    a->naddrs = a->addr_i = 0;
+    if (res->a.status == DNS_OK && res->n > 0) {
+        a->addrs = xcalloc((size_t)res->n, sizeof(*a->addrs));
+        memcpy(a->addrs, res->addrs, sizeof(*a->addrs) * (size_t)res->n);
+        a->naddrs = res->n;
+    } else if (res->a.status == DNS_TEMPFAIL) {
+        attempt_error(a, 0, "DNS lookup of %s failed: %s", a->host,
+                      res->a.error ? res->a.error : "temporary failure");
+    } else if (!a->last_error) {
+        attempt_error(a, 0, "%s has no address (%s)", a->host, dns_status_name(res->a.status));
+    }
+    attempt_next_addr(a);
+}
+
+static bool is_ip_literal(const char *h, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+static void attempt_next_host(struct attempt *a)
+{
+    struct runner *r = a->r;
+    if (r->stopping || a->host_i >= a->nhosts) {
+        attempt_end(a);
+        return;
+    }
+    free(a->host);
+    a->host = xstrdup(a->hosts[a->host_i]);
+    struct sockaddr_storage ss;
+    if (is_ip_literal(a->host, &ss)) {
+        free(a->addrs);
+        a->addrs = xcalloc(1, sizeof(*a->addrs));
+        a->addrs[0] = ss;
+        a->naddrs = 1;
+        a->addr_i = 0;
+        attempt_next_addr(a);
+        return;
+    }
+    if (!strcasecmp(a->host, r->cfg->server_hostname) && !a->d->relay) {
+        /* Our own name as the MX of a domain that is not ours: mail would
+         * come back to us for ever. */
+        attempt_error(a, 554, "554 5.4.6 mail for %s loops back to myself (%s is its MX)",
+                      a->d->name, a->host);
+        a->host_i++;
+        attempt_next_host(a);
+        return;
+    }
+    a->q = dns_lookup_addr(r->env.dns, a->host, r->cfg->delivery_ipv6 ? AF_UNSPEC : AF_INET,
+                           on_addrs, a);
+}
+
+static void on_mx(void *ctx, const struct dns_mx_result *res)
+{
+    struct attempt *a = ctx;
+    struct runner *r = a->r;
+    struct dest *d = a->d;
+    a->q = NULL;
+    switch (res->a.status) {
+    case DNS_OK:
+        break;
+    case DNS_NXDOMAIN: {
+        char *why = xasprintf("550 5.1.2 The domain %s does not exist (DNS: NXDOMAIN)", d->name);
+        attempt_error(a, 550, "%s", why);
+        free(why);
+        dest_fail_all(r, d, STORE_QUEUE_FAILED, 550, "5.1.2", a->last_error, true);
+        attempt_end(a);
+        return;
+    }
+    default:
+        attempt_error(a, 0, "451 4.4.3 DNS lookup of the mail servers of %s failed: %s", d->name,
+                      res->a.error ? res->a.error : dns_status_name(res->a.status));
+        dest_fail_all(r, d, STORE_QUEUE_DEFERRED, 451, "4.4.3", a->last_error, true);
+        attempt_end(a);
+        return;
+    }
+    if (res->null_mx) {
+        attempt_error(a, 556, "556 5.1.10 The domain %s accepts no mail (null MX, RFC 7505)",
+                      d->name);
+        dest_fail_all(r, d, STORE_QUEUE_FAILED, 556, "5.1.10", a->last_error, true);
+        attempt_end(a);
+        return;
+    }
+    a->hosts = xcalloc((size_t)res->n + 1, sizeof(*a->hosts));
+    for (int i = 0; i < res->n; i++)
+        if (res->mx[i].host[0])
+            a->hosts[a->nhosts++] = xstrdup(res->mx[i].host);
+    attempt_next_host(a);
+}
+
+static void attempt_start(struct runner *r, struct dest *d)
+{
+    struct attempt *a = xcalloc(1, sizeof(*a));
+    a->r = r;
+    a->d = d;
+    d->nattempts++;
+    d->nconnecting++;
+    r->nattempts++;
+    a->next = r->attempts;
+    if (r->attempts)
+        r->attempts->prev = a;
+    r->attempts = a;
+    if (d->relay) {
+        a->hosts = xcalloc(1, sizeof(*a->hosts));
+        a->hosts[0] = xstrdup(r->relay_host);
+        a->nhosts = 1;
+        attempt_next_host(a);
+        return;
+    }
+    a->q = dns_lookup_mx(r->env.dns, d->name, on_mx, a);
+}
+
+static void dest_pump(struct runner *r, struct dest *d)
+{
+    const struct config *cfg = r->cfg;
+    /* A new connection only when work waits that the connections being
+     * made will not take. */
+    while (!r->stopping && d->npending > d->nconnecting &&
+           d->nattempts < cfg->queue_max_connections_per_domain &&
+           r->nattempts < cfg->queue_max_connections)
+        attempt_start(r, d);
+}
+
+static void pump_all(struct runner *r)
+{
+    for (struct dest *d = r->dests; d; ) {
+        struct dest *next = d->next;
+        dest_pump(r, d);
+        d = next;
+    }
+}
+
+/* ---- scanning the queue ---- */
+
+struct scan_job {
+    struct runner *r;
+    struct arena *a;
+    struct store_queue_job *jobs;
+    int njobs;
+    int leased;
+    /* For each job: the mapped file, and per recipient whether it is ours. */
+    char **data;
+    size_t *len;
+    signed char **local;      /* 1 local (done here), 0 remote, -1 unknown user */
+    struct report_outcome *out;   /* outcomes of local deliveries */
+    int nout, outcap;
+    char *error;
+    int result;
+};
+
+static bool relayed_domain(const struct config *cfg, const char *domain)
+{
+    if (!cfg->delivery_relay[0])
+        return false;
+    if (!cfg->delivery_relay_domains[0])
+        return true;
+    const char *p = cfg->delivery_relay_domains;
+    size_t n = strlen(domain);
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == n && !strncasecmp(p, domain, n))
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+static void scan_work(void *arg)
+{
+    struct scan_job *j = arg;
+    j->result = store_queue_lease(j->r->env.store, j->a, now_s(), LEASE_BATCH, &j->jobs,
+                                  &j->njobs, &j->error);
+    if (j->result != STORE_OK)
+        return;
+    j->data = xcalloc((size_t)j->njobs + 1, sizeof(*j->data));
+    j->len = xcalloc((size_t)j->njobs + 1, sizeof(*j->len));
+    j->local = xcalloc((size_t)j->njobs + 1, sizeof(*j->local));
+    for (int i = 0; i < j->njobs; i++) {
+        struct store_queue_job *q = &j->jobs[i];
+        j->leased += q->nrcpts;
+        char *path = store_queue_message_path(j->r->env.store, q->id);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        free(path);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+            void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p != MAP_FAILED) {
+                j->data[i] = p;
+                j->len[i] = (size_t)st.st_size;
+            }
+        }
+        if (fd >= 0)
+            close(fd);
+        j->local[i] = xcalloc((size_t)q->nrcpts + 1, 1);
+        /* Recipients of our own domains are delivered here, on this thread
+         * (a bounce to one of our users, a mailbox that was full). */
+        for (int k = 0; k < q->nrcpts && j->data[i]; k++) {
+            struct store_resolution res;
+            char *err = NULL;
+            struct arena *ra = arena_new(0);
+            if (store_resolve(j->r->env.store, ra, q->rcpts[k].address, &res, &err) != STORE_OK) {
+                free(err);
+                arena_free(ra);
+                continue; /* remote, as far as we can tell */
+            }
+            if (res.status == STORE_RCPT_UNKNOWN_USER)
+                j->local[i][k] = -1;
+            else if (res.status == STORE_RCPT_LOCAL)
+                j->local[i][k] = 1;
+            if (j->local[i][k] == 1) {
+                int worst = STORE_OK;
+                char *why = NULL;
+                for (int t = 0; t < res.ntargets; t++) {
+                    if (res.targets[t].account_id <= 0)
+                        continue; /* an alias to outside: not followed from the queue */
+                    struct store_acct *acct;
+                    int rr = store_acct_take(j->r->env.store, res.targets[t].account_id, &acct,
+                                             &err);
+                    if (rr == STORE_OK) {
+                        struct store_append_req req = { .mailbox = "INBOX", .data = j->data[i],
+                                                        .len = j->len[i] };
+                        rr = store_message_append(acct, &req, NULL, &err);
+                        store_acct_give(acct);
+                    }
+                    if (rr != STORE_OK) {
+                        worst = rr;
+                        free(why);
+                        why = err;
+                        err = NULL;
+                    }
+                }
+                j->local[i][k] = worst == STORE_OK ? 1 : worst == STORE_ERR_QUOTA_PERM ? 3 : 2;
+                if (why) {
+                    log_info("delivery", "local-failed", "id=%s rcpt=%s error=%s", q->id,
+                             log_q(q->rcpts[k].address), log_q(why));
+                    free(why);
+                }
+            }
+            arena_free(ra);
+        }
+    }
+}
+
+static void scan_done(void *arg)
+{
+    struct scan_job *j = arg;
+    struct runner *r = j->r;
+    r->jobs--;
+    r->scanning = false;
+    if (j->result != STORE_OK) {
+        log_error("delivery", "scan-failed", "error=%s", log_q(j->error ? j->error : "?"));
+    } else {
+        for (int i = 0; i < j->njobs; i++) {
+            struct store_queue_job *q = &j->jobs[i];
+            struct qmsg *m = xcalloc(1, sizeof(*m));
+            m->refs = 1;
+            snprintf(m->id, sizeof(m->id), "%s", q->id);
+            m->sender = xstrdup(q->sender ? q->sender : "");
+            m->origin = xstrdup(q->origin ? q->origin : "");
+            m->envid = dup0(q->envid);
+            m->account_id = q->account_id;
+            m->created = q->created;
+            m->ret = q->ret;
+            m->body = q->body;
+            m->smtputf8 = q->smtputf8;
+            m->requiretls = q->requiretls;
+            m->data = j->data[i];
+            m->len = j->len[i];
+            /* Remote recipients by destination, at most
+             * max_recipients_per_message per unit. */
+            for (int k = 0; k < q->nrcpts; k++) {
+                struct store_queue_job_rcpt *jr = &q->rcpts[k];
+                struct qrcpt qr = { .id = jr->id, .address = (char *)jr->address,
+                                    .notify = jr->notify, .orcpt_type = (char *)jr->orcpt_type,
+                                    .orcpt = (char *)jr->orcpt, .attempts = jr->attempts,
+                                    .delay_notified = jr->delay_notified };
+                if (!m->data) {
+                    /* The file is gone (dropped meanwhile) or unreadable. */
+                    outcome_add(r, m, &qr, STORE_QUEUE_DEFERRED, 451, "4.3.0",
+                                "451 4.3.0 the queued message file cannot be read", NULL, true);
+                    continue;
+                }
+                signed char loc = j->local[i][k];
+                if (loc == 1) {
+                    outcome_add(r, m, &qr, STORE_QUEUE_DELIVERED, 250, "2.0.0",
+                                "250 2.0.0 delivered to the mailbox", "local", true);
+                    continue;
+                }
+                if (loc == 2 || loc == 3) {
+                    outcome_add(r, m, &qr, loc == 3 ? STORE_QUEUE_FAILED : STORE_QUEUE_DEFERRED,
+                                loc == 3 ? 552 : 452, loc == 3 ? "5.2.2" : "4.2.2",
+                                loc == 3 ? "552 5.2.2 the mailbox is full"
+                                         : "452 4.2.2 the mailbox cannot take the message now",
+                                "local", true);
+                    continue;
+                }
+                if (loc == -1) {
+                    outcome_add(r, m, &qr, STORE_QUEUE_FAILED, 550, "5.1.1",
+                                "550 5.1.1 no such user here", "local", true);
+                    continue;
+                }
+                const char *at = strrchr(jr->address, '@');
+                char *domain = NULL;
+                const char *why = NULL;
+                struct arena *da = arena_new(0);
+                char *dn = NULL;
+                if (at && store_domain_normalize(da, at + 1, &dn, &why) == STORE_OK)
+                    domain = xstrdup(dn);
+                arena_free(da);
+                if (!domain) {
+                    outcome_add(r, m, &qr, STORE_QUEUE_FAILED, 553, "5.1.3",
+                                "553 5.1.3 the recipient's domain is not a valid domain name",
+                                NULL, true);
+                    continue;
+                }
+                bool relay = relayed_domain(r->cfg, domain);
+                struct dest *d = dest_get(r, relay ? r->relay_host : domain, relay);
+                free(domain);
+                struct unit *u = d->tail;
+                if (!u || u->m != m || u->n >= r->cfg->queue_max_recipients_per_message) {
+                    u = xcalloc(1, sizeof(*u));
+                    u->m = m;
+                    m->refs++;
+                    u->rcpts = xcalloc((size_t)r->cfg->queue_max_recipients_per_message,
+                                       sizeof(*u->rcpts));
+                    dest_push(r, d, u);
+                }
+                struct qrcpt *dst = &u->rcpts[u->n++];
+                *dst = qr;
+                dst->address = xstrdup(jr->address);
+                dst->orcpt_type = dup0(jr->orcpt_type);
+                dst->orcpt = dup0(jr->orcpt);
+                r->waiting++;
+            }
+            qmsg_unref(m);
+            free(j->local[i]);
+        }
+        log_debug("delivery", "scan", "leased=%d messages=%d waiting=%d", j->leased, j->njobs,
+                  r->waiting);
+    }
+    bool again = j->result == STORE_OK && j->leased >= LEASE_BATCH;
+    free(j->data);
+    free(j->len);
+    free(j->local);
+    free(j->error);
+    arena_free(j->a);
+    free(j);
+    pump_all(r);
+    if (again || r->rescan) {
+        r->rescan = false;
+        scan(r);
+    }
+}
+
+static void scan(struct runner *r)
+{
+    if (r->stopping)
+        return;
+    if (r->scanning) {
+        r->rescan = true;
+        return;
+    }
+    if (r->waiting >= MAX_WAITING)
+        return; /* the poll looks again once the backlog has gone out */
+    r->scanning = true;
+    struct scan_job *j = xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->a = arena_new(0);
+    r->jobs++;
+    workers_submit(r->env.workers, scan_work, scan_done, j);
+}
+
+static void scan_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    scan(arg);
+}
+
+/* ---- life ---- */
+
+struct release_job {
+    struct runner *r;
+    int result;
+    char *error;
+};
+
+static void release_work(void *arg)
+{
+    struct release_job *j = arg;
+    j->result = store_queue_release_leases(j->r->env.store, &j->error);
+}
+
+static void release_done(void *arg)
+{
+    struct release_job *j = arg;
+    struct runner *r = j->r;
+    r->jobs--;
+    if (j->result != STORE_OK)
+        log_error("delivery", "release-failed", "error=%s", log_q(j->error ? j->error : "?"));
+    free(j->error);
+    free(j);
+    struct timeval tv = { POLL_MS / 1000, (POLL_MS % 1000) * 1000 };
+    event_add(r->poll_ev, &tv);
+    scan(r);
+}
+
+static int load_settings(struct runner *r, const struct config *cfg, char **error_r)
+{
+    char host[256];
+    int port = 587;
+    char *password = NULL;
+    if (cfg->delivery_relay[0] &&
+        addr_parse_host_port(cfg->delivery_relay, host, sizeof(host), &port,
+                             !strcmp(cfg->delivery_relay_tls, "implicit") ? 465 : 587) < 0) {
+        *error_r = xasprintf("[delivery] relay: cannot parse %s", cfg->delivery_relay);
+        return -1;
+    }
+    if (cfg->delivery_relay_password_file[0]) {
+        FILE *f = fopen(cfg->delivery_relay_password_file, "r");
+        if (!f) {
+            *error_r = xasprintf("[delivery] relay_password_file: %s: %s",
+                                 cfg->delivery_relay_password_file, strerror(errno));
+            return -1;
+        }
+        char line[1024];
+        if (!fgets(line, sizeof(line), f))
+            line[0] = '\0';
+        fclose(f);
+        line[strcspn(line, "\r\n")] = '\0';
+        password = xstrdup(line);
+        OPENSSL_cleanse(line, sizeof(line));
+    }
+    SSL_CTX *ctx = tls_client_ctx_new(cfg->delivery_tls_ca_file, error_r);
+    if (!ctx) {
+        free(password);
+        return -1;
+    }
+    if (r->ssl_ctx)
+        SSL_CTX_free(r->ssl_ctx);
+    r->ssl_ctx = ctx;
+    free(r->relay_host);
+    r->relay_host = cfg->delivery_relay[0] ? xstrdup(host) : NULL;
+    r->relay_port = port;
+    if (r->relay_password) {
+        OPENSSL_cleanse(r->relay_password, strlen(r->relay_password));
+        free(r->relay_password);
+    }
+    r->relay_password = password;
+    r->cfg = cfg;
+    return 0;
+}
+
+struct runner *runner_new(const struct runner_env *env, char **error_r)
+{
+    struct runner *r = xcalloc(1, sizeof(*r));
+    r->env = *env;
+    if (load_settings(r, env->cfg, error_r) < 0) {
+        free(r);
+        return NULL;
+    }
+    r->scan_ev = event_new(env->base, -1, 0, scan_cb, r);
+    r->poll_ev = event_new(env->base, -1, EV_PERSIST, scan_cb, r);
+    struct release_job *j = xcalloc(1, sizeof(*j));
+    j->r = r;
+    r->jobs++;
+    workers_submit(env->workers, release_work, release_done, j);
+    return r;
+}
+
+int runner_set_config(struct runner *r, const struct config *cfg, char **error_r)
+{
+    return load_settings(r, cfg, error_r);
+}
+
+void runner_kick(struct runner *r)
+{
+    if (r && !r->stopping)
+        event_active(r->scan_ev, 0, 0);
+}
+
+void runner_shutdown(struct runner *r)
+{
+    if (!r || r->stopping)
+        return;
+    r->stopping = true;
+    event_del(r->poll_ev);
+    event_del(r->scan_ev);
+    /* The units still waiting go back to the queue as they were. */
+    for (struct dest *d = r->dests; d; d = d->next) {
+        struct unit *u;
+        while ((u = dest_pop(r, d))) {
+            for (int i = 0; i < u->n; i++)
+                outcome_add(r, u->m, &u->rcpts[i], STORE_QUEUE_RELEASED, 0, NULL, NULL, NULL,
+                            false);
+            unit_free(u);
+        }
+    }
+    /* Attempts waiting for DNS end now; connections close through
+     * conn_shutdown_all (their `done` releases what they carried). */
+    for (struct attempt *a = r->attempts, *next; a; a = next) {
+        next = a->next;
+        if (a->q && !a->cl)
+            attempt_end(a);
+    }
+}
+
+bool runner_idle(const struct runner *r)
+{
+    return !r || (r->jobs == 0 && r->nattempts == 0 && r->nout == 0);
+}
+
+void runner_free(struct runner *r)
+{
+    if (!r)
+        return;
+    while (r->dests) {
+        struct dest *d = r->dests;
+        r->dests = d->next;
+        struct unit *u;
+        while ((u = dest_pop(r, d)))
+            unit_free(u);
+        free(d->name);
+        free(d);
+    }
+    report_outcomes_free(r->out, r->nout);
+    event_free(r->scan_ev);
+    event_free(r->poll_ev);
+    if (r->ssl_ctx)
+        SSL_CTX_free(r->ssl_ctx);
+    free(r->relay_host);
+    if (r->relay_password) {
+        OPENSSL_cleanse(r->relay_password, strlen(r->relay_password));
+        free(r->relay_password);
+    }
+    free(r);
+}

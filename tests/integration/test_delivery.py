@@ -1,0 +1,321 @@
+"""Outbound delivery: outpost's queue runner sends to a real Postfix found
+through a real DNS server (NSD) on loopback, as it would on the internet.
+
+The world: NSD serves test zones whose MX point at 127.0.0.x; a Postfix on
+127.0.0.2 takes mail for them into Maildirs, refusing or deferring chosen
+recipients through an access map. Retries are made quick (retry_min 1s) so
+that no test waits for minutes.
+"""
+import email
+import email.policy
+import re
+import smtplib
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
+from postfix import Postfix  # noqa: E402
+from conftest import free_port_base, port_free, tls_client_context  # noqa: E402
+from dnsserver import DnsServer  # noqa: E402
+
+ZONES = {
+    "remote.test": "@ MX 10 mx\nmx A 127.0.0.2\n",
+    # The preferred MX is down (nothing listens on 127.0.0.3): the next one.
+    "fallback.test": "@ MX 10 dead\n@ MX 20 mx\ndead A 127.0.0.3\nmx A 127.0.0.2\n",
+    "nullmx.test": "@ MX 0 .\n",
+    # No MX at all: the domain's own address (RFC 5321 §5.1).
+    "nomx.test": "@ A 127.0.0.2\n",
+    # A server that misbehaves (see garbage_server).
+    "broken.test": "@ MX 10 mx\nmx A 127.0.0.4\n",
+}
+MAILBOXES = ["bob@remote.test", "later@remote.test", "carol@fallback.test", "dave@nomx.test"]
+ACCESS = "later@remote.test 451 4.7.1 Greylisted, please try again later\n"
+
+
+def wait_for(fn, timeout=30, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(interval)
+    return fn()
+
+
+def submit(srv, user, password, to, msg, sender=None):
+    rcpts = [to] if isinstance(to, str) else to
+    with smtplib.SMTP("127.0.0.1", srv.port("submission"), local_hostname="laptop.test",
+                      timeout=10) as c:
+        c.starttls(context=tls_client_context())
+        c.login(user, password)
+        return c.sendmail(sender or user, rcpts, msg)
+
+
+def message(to, subject="hello", body="Hello from outpost.\r\n", frm="alice@example.test"):
+    return (f"From: Alice <{frm}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{subject.replace(' ', '-')}@example.test>\r\n\r\n{body}").encode()
+
+
+class World:
+    pass
+
+
+@pytest.fixture
+def world(make_server, server_root):
+    w = World()
+    base = free_port_base()
+    w.port = next(p for p in range(base + 1, 65000)
+                  if port_free(p, "127.0.0.2") and port_free(p, "127.0.0.3")
+                  and port_free(p, "127.0.0.4"))
+    w.dns = DnsServer(server_root / "dns", zones=ZONES)
+    w.dns.start()
+    w.access = server_root / "access"
+    w.access.write_text(ACCESS)
+    w.pf = Postfix(server_root / "postfix", ip="127.0.0.2", port=w.port,
+                   relay_domains=["remote.test", "fallback.test", "nomx.test"],
+                   virtual_maildir=server_root / "maildir", mailboxes=MAILBOXES,
+                   extra={"smtpd_recipient_restrictions":
+                          f"check_recipient_access texthash:{w.access}, permit_mynetworks, "
+                          "reject_unauth_destination"})
+    w.pf.start()
+    w.srv = make_server()
+    w.srv.quickstart()
+    w.srv.set("dns", "servers", w.dns.server)
+    w.srv.set("delivery", "port", str(w.port))
+    w.srv.set("queue", "retry_min", "1s")
+    w.srv.set("queue", "retry_max", "2s")
+    # A remote that stalls costs this long (misbehaving-remote tests).
+    w.srv.set("delivery", "command_timeout", "3s")
+    w.password = w.srv.add_account("alice@example.test")
+    w.srv.start()
+    yield w
+    w.pf.stop()
+    w.dns.stop()
+
+
+def maildir(w, address):
+    return [p.read_bytes() for p in w.pf.maildir_messages(address)]
+
+
+def inbox(w, address="alice@example.test"):
+    try:
+        return w.srv.messages(address)
+    except sqlite3.OperationalError:
+        return []  # the account's index is being made by its first message
+
+
+def parse(raw):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def delivery_status(report):
+    """The per-recipient fields of a multipart/report's message/delivery-status."""
+    part = [p for p in report.walk() if p.get_content_type() == "message/delivery-status"][0]
+    blocks = part.get_payload()
+    return [dict(b.items()) for b in blocks[1:]]
+
+
+def test_a_submitted_message_reaches_the_remote_mx(world):
+    w = world
+    submit(w.srv, "alice@example.test", w.password, "bob@remote.test", message("bob@remote.test"))
+    got = wait_for(lambda: maildir(w, "bob@remote.test"))
+    assert got, f"nothing arrived\n{w.pf.log()}\n{w.srv.log()}"
+    m = got[0]
+    assert b"Subject: hello\r\n" in m or b"Subject: hello\n" in m
+    # Postfix's Received shows our EHLO name and that we used STARTTLS.
+    assert b"from mail.example.test" in m
+    w.srv.wait_log(" delivery sent ")
+    assert re.search(r"delivery sent id=\w+ rcpt=bob@remote.test host=mx.remote.test\[127.0.0.2:",
+                     w.srv.log())
+    assert wait_for(lambda: w.srv.queue() == [])
+    assert "status=sent" in w.pf.log()
+
+
+def test_a_451_is_retried_until_it_is_accepted(world):
+    w = world
+    submit(w.srv, "alice@example.test", w.password, "later@remote.test",
+           message("later@remote.test", "greylisted"))
+    w.srv.wait_log(" delivery deferred ", timeout=20)
+    assert re.search(r"reply=\"451 4.7.1 .*Greylisted", w.srv.log())
+    r = w.srv.cli("queue", "list")
+    assert r.returncode == 0, r.stderr
+    assert "later@remote.test" in r.stdout and "Greylisted" in r.stdout
+    # The remote lifts its refusal; the next attempt (retry_min 1s) gets in.
+    w.access.write_text("")
+    w.pf._run("reload")
+    got = wait_for(lambda: maildir(w, "later@remote.test"), timeout=30)
+    assert got, w.srv.log()
+    assert wait_for(lambda: w.srv.queue() == [])
+    assert re.search(r"delivery sent id=\w+ rcpt=later@remote.test .* attempt=[2-9]", w.srv.log())
+
+
+def test_a_550_brings_the_sender_a_bounce(world):
+    w = world
+    submit(w.srv, "alice@example.test", w.password, "nobody@remote.test",
+           message("nobody@remote.test", "to nobody"))
+    got = wait_for(lambda: inbox(w), timeout=30)
+    assert got, w.srv.log()
+    rep = parse(got[0])
+    assert rep.get_content_type() == "multipart/report"
+    assert rep.get_param("report-type") == "delivery-status"
+    assert rep["Auto-Submitted"] == "auto-replied"
+    assert "MAILER-DAEMON@mail.example.test" in rep["From"]
+    [st] = delivery_status(rep)
+    assert st["Action"] == "failed"
+    assert st["Status"] == "5.1.1"
+    assert "nobody@remote.test" in st["Final-Recipient"]
+    assert "User unknown" in st["Diagnostic-Code"]
+    # The plain-words part says what happened, quoting the remote.
+    text = rep.get_payload()[0].get_content()
+    assert "nobody@remote.test" in text and "does not exist" in text
+    # The original's header comes back.
+    assert any(p.get_content_type() in ("message/rfc822", "text/rfc822-headers")
+               for p in rep.walk())
+    assert b"Subject: to nobody" in got[0]
+    assert wait_for(lambda: w.srv.queue() == [])
+    assert not rep.defects
+
+
+def test_the_next_mx_takes_over_when_the_first_is_down(world):
+    w = world
+    submit(w.srv, "alice@example.test", w.password, "carol@fallback.test",
+           message("carol@fallback.test", "fallback"))
+    got = wait_for(lambda: maildir(w, "carol@fallback.test"))
+    assert got, w.srv.log()
+    log = w.srv.log()
+    assert "delivery connect-failed domain=fallback.test host=dead.fallback.test" in log
+    assert "host=mx.fallback.test[127.0.0.2:" in log
+
+
+def test_a_domain_without_mx_gets_its_own_address(world):
+    w = world
+    submit(w.srv, "alice@example.test", w.password, "dave@nomx.test", message("dave@nomx.test"))
+    assert wait_for(lambda: maildir(w, "dave@nomx.test")), w.srv.log()
+
+
+def test_a_null_mx_bounces_at_once(world):
+    w = world
+    submit(w.srv, "alice@example.test", w.password, "x@nullmx.test", message("x@nullmx.test"))
+    got = wait_for(lambda: inbox(w), timeout=30)
+    assert got, w.srv.log()
+    [st] = delivery_status(parse(got[0]))
+    assert st["Status"] == "5.1.10"
+    assert "accepts no mail" in st["Diagnostic-Code"]
+
+
+def test_a_nonexistent_domain_bounces(world):
+    w = world
+    submit(w.srv, "alice@example.test", w.password, "x@nowhere.remote.test",
+           message("x@nowhere.remote.test"))
+    got = wait_for(lambda: inbox(w), timeout=30)
+    assert got, w.srv.log()
+    [st] = delivery_status(parse(got[0]))
+    assert st["Status"] == "5.1.2"
+
+
+def test_queued_mail_survives_a_restart_and_goes_out(world):
+    w = world
+    w.pf.stop()
+    submit(w.srv, "alice@example.test", w.password, "bob@remote.test",
+           message("bob@remote.test", "after restart"))
+    w.srv.wait_log(" delivery deferred ", timeout=20)
+    assert w.srv.stop() == 0
+    assert [r[3] for r in w.srv.queue()] == ["queued"]
+    w.pf.start()
+    w.srv.start(wait=False)
+    w.srv.wait_log(" ready ", count=2)
+    got = wait_for(lambda: maildir(w, "bob@remote.test"), timeout=30)
+    assert got and b"after restart" in got[0], w.srv.log()
+    assert len(got) == 1
+    assert wait_for(lambda: w.srv.queue() == [])
+
+
+def test_queue_commands_hold_release_retry_and_drop(world):
+    w = world
+    w.pf.stop()
+    submit(w.srv, "alice@example.test", w.password, "bob@remote.test",
+           message("bob@remote.test", "held one"))
+    w.srv.wait_log(" delivery deferred ", timeout=20)
+    [(qid, sender, rcpt, state)] = w.srv.queue()
+    r = w.srv.cli("queue", "hold", qid)
+    assert r.returncode == 0 and "1 message held" in r.stdout, r.stderr
+    r = w.srv.cli("queue", "list")
+    assert qid in r.stdout and "HELD" in r.stdout and "next when released" in r.stdout
+    r = w.srv.cli("queue", "show", qid)
+    assert "Subject: held one" in r.stdout and "attempts 1" in r.stdout, r.stdout
+    w.pf.start()
+    time.sleep(3)  # held: no attempt although the remote is back
+    assert maildir(w, "bob@remote.test") == []
+    r = w.srv.cli("queue", "release", qid)
+    assert r.returncode == 0 and "1 message released" in r.stdout
+    r = w.srv.cli("queue", "retry")
+    assert r.returncode == 0
+    assert wait_for(lambda: maildir(w, "bob@remote.test")), w.srv.log()
+    # drop: removed without a bounce.
+    w.pf.stop()
+    submit(w.srv, "alice@example.test", w.password, "bob@remote.test",
+           message("bob@remote.test", "dropped one"))
+    w.srv.wait_log(" delivery deferred ", timeout=20, count=2)
+    [(qid2, _, _, _)] = w.srv.queue()
+    r = w.srv.cli("queue", "drop", qid2)
+    assert r.returncode == 0 and "1 message dropped" in r.stdout
+    assert w.srv.queue() == []
+    r = w.srv.cli("queue", "drop", qid2)
+    assert r.returncode == 1 and "no message" in r.stderr
+    assert inbox(w) == []
+
+
+def garbage_server(ip, port, mode):
+    """A remote that misbehaves: sends garbage, stalls, or hangs up mid-reply."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((ip, port))
+    ls.listen(5)
+    conns = []
+
+    def run():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            conns.append(c)
+            try:
+                if mode == "garbage":
+                    c.sendall(b"\x00\xffHELLO THERE\r\n")
+                elif mode == "midreply":
+                    c.sendall(b"220-broken.test ESMTP\r\n220-more")
+                    c.close()
+                # "stall": say nothing
+            except OSError:
+                pass
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return ls, conns
+
+
+@pytest.mark.parametrize("mode", ["garbage", "midreply", "stall"])
+def test_a_misbehaving_remote_costs_one_attempt_and_nothing_else(world, mode):
+    w = world
+    ls, conns = garbage_server("127.0.0.4", w.port, mode)
+    try:
+        submit(w.srv, "alice@example.test", w.password, ["x@broken.test", "bob@remote.test"],
+               message("x@broken.test", "two places"))
+        # The good destination is not held up by the bad one.
+        assert wait_for(lambda: maildir(w, "bob@remote.test")), w.srv.log()
+        w.srv.wait_log(" delivery deferred ", timeout=20)
+        rows = w.srv.queue()
+        # The message stays for the one it still owes; the other is done.
+        assert sorted((r[2], r[3]) for r in rows) == [("bob@remote.test", "delivered"),
+                                                      ("x@broken.test", "queued")]
+    finally:
+        ls.close()
+        for c in conns:
+            c.close()
