@@ -297,6 +297,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     char chunk[CONN_READ_CHUNK];
+    if (c->tls_handshaking) {
+        /* Data before the handshake is reported done (libevent reads
+         * first): kept until event_cb has told the engine TLS is ready. */
+        return;
+    }
     c->depth++;
     /* bev != c->bev: the engine stacked COMPRESS on this layer meanwhile. */
     while (!c->closed && !c->closing && !c->paused && bev == c->bev && evbuffer_get_length(in)) {
@@ -352,6 +357,12 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         } else if (was_starttls && c->h && c->h->tls_ready) {
             c->h->tls_ready(c, c->ctx);
         }
+        /* The peer's first bytes over TLS may have come in the same segment
+         * as its last handshake message (a TLS 1.3 client sends EHLO right
+         * behind its Finished): libevent hands them to read_cb before it
+         * reports the handshake, and read_cb kept them. Now they can go. */
+        if (!c->closed && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+            bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
     } else if ((what & BEV_EVENT_TIMEOUT) && c->connecting) {
         finish(c, "connect timed out");
     } else if (what & BEV_EVENT_TIMEOUT) {

@@ -1,6 +1,7 @@
 /* One outbound SMTP connection (see client.h). */
 #include "smtp/client.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -14,6 +15,8 @@
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/tls.h"
+#include "mime/downgrade.h"
+#include "smtp/mtasts.h"
 #include "smtp/parse.h"
 #include "smtp/reply.h"
 
@@ -86,7 +89,9 @@ struct smtp_client {
     char mail_enh[16];
     char *mail_reply;
     size_t body_pos;
-    bool body_lf_end;        /* the data ends with a line break */
+    const char *data;        /* what goes out: the message, or its 7-bit form */
+    size_t len;
+    struct buf down;         /* the 7-bit form (8BITMIME downgrade) */
     struct event *later;     /* runs `done` for a transaction refused before sending */
 };
 
@@ -258,8 +263,11 @@ static void start_tls(struct smtp_client *cl)
     }
     SSL_set_connect_state(ssl);
     const char *name = cl->tls_name ? cl->tls_name : cl->host;
-    if (name && *name)
-        SSL_set_tlsext_host_name(ssl, name);
+    unsigned char ipbuf[16];
+    bool ip_literal = name && (inet_pton(AF_INET, name, ipbuf) == 1 ||
+                               inet_pton(AF_INET6, name, ipbuf) == 1);
+    if (name && *name && !ip_literal)
+        SSL_set_tlsext_host_name(ssl, name); /* RFC 6066 §3: never an address */
     SSL_set_verify(ssl, SSL_VERIFY_PEER, accept_any_cert);
     if (cl->p.tls == SMTP_TLS_DANE && cl->ntlsa > 0) {
         if (SSL_dane_enable(ssl, name) <= 0) {
@@ -280,8 +288,14 @@ static void start_tls(struct smtp_client *cl)
             fail_session(cl, 0, "no usable TLSA record", true);
             return;
         }
+    } else if (ip_literal) {
+        /* A relay given as [IP]: its certificate must name that address. */
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
     } else if (name && *name) {
         SSL_set1_host(ssl, name);
+        /* RFC 8461 §4.2 / RFC 6125: subjectAltName only, a wildcard only as
+         * the whole leftmost label. */
+        SSL_set_hostflags(ssl, MTASTS_X509_HOSTFLAGS);
     }
     cl->st = S_TLS;
     if (conn_starttls(cl->c, ssl) < 0)
@@ -305,8 +319,10 @@ static void tls_done(struct smtp_client *cl)
                                    : v != X509_V_OK ? X509_verify_cert_error_string(v)
                                                     : "no TLSA record matched");
     cl->info.verify_error = cl->verify_error;
-    log_info("delivery", "tls", "session=%s peer=%s host=%s version=%s cipher=%s verified=%s%s%s",
-             conn_id(cl->c), cl->peer, cl->host, cl->info.tls_version, cl->info.tls_cipher,
+    log_info("delivery", "tls",
+             "session=%s peer=%s host=%s policy=%s version=%s cipher=%s verified=%s%s%s",
+             conn_id(cl->c), cl->peer, cl->host, cl->p.policy ? cl->p.policy : "none",
+             cl->info.tls_version, cl->info.tls_cipher,
              cl->info.tls_verified ? (cl->p.tls == SMTP_TLS_DANE ? "dane" : "yes") : "no",
              cl->verify_error ? " reason=" : "", cl->verify_error ? log_q(cl->verify_error) : "");
     if (tls_required(cl) && !cl->info.tls_verified) {
@@ -453,10 +469,13 @@ void smtp_client_send(struct smtp_client *cl, struct smtp_client_txn *txn)
         free(why);
         return;
     }
-    if (txn->requiretls && !(in->tls && in->tls_verified && in->requiretls)) {
+    if (txn->requiretls &&
+        !(in->tls && in->tls_verified && in->requiretls && cl->p.authenticated_mx)) {
         refuse_txn(cl, 550, "5.7.30",
-                   !in->requiretls ? "REQUIRETLS: the receiving server does not support it"
-                                   : "REQUIRETLS: the connection's TLS is not verified");
+                   !cl->p.authenticated_mx
+                       ? "REQUIRETLS: the receiving server was found without DNSSEC or MTA-STS"
+                   : !in->requiretls ? "REQUIRETLS: the receiving server does not support it"
+                                     : "REQUIRETLS: the connection's TLS is not verified");
         return;
     }
     bool eight = txn->body == 2 || txn->body == 3 ||
@@ -466,19 +485,42 @@ void smtp_client_send(struct smtp_client *cl, struct smtp_client_txn *txn)
                                      "server cannot take it");
         return;
     }
+    cl->data = txn->data;
+    cl->len = txn->len;
+    buf_clear(&cl->down);
     if (eight && !in->eightbit) {
-        /* RFC 6152 §3: converting is the sender's job; until the converter
-         * is wired in, the message bounces rather than going out broken. */
-        refuse_txn(cl, 554, "5.6.3", "The message has 8-bit content and the receiving server "
-                                     "does not accept it (no 8BITMIME)");
-        return;
+        /* RFC 6152 §3: the sender converts for a server without 8BITMIME. */
+        struct arena *a = arena_new(0);
+        const char *why = NULL;
+        enum mime_downgrade_status ds =
+            mime_downgrade(a, (struct str){ txn->data, txn->len }, &cl->down, &why);
+        arena_free(a);
+        if (ds == MIME_DOWNGRADE_NEEDS_UTF8) {
+            refuse_txn(cl, 553, "5.6.7", "The message has 8-bit header fields, which only "
+                                         "SMTPUTF8 can carry, and the receiving server does "
+                                         "not support SMTPUTF8 or 8BITMIME");
+            return;
+        }
+        if (ds != MIME_DOWNGRADE_DONE && ds != MIME_DOWNGRADE_CLEAN) {
+            char *m = xasprintf("The message has 8-bit content that cannot be converted "
+                                "for a server without 8BITMIME: %s", why ? why : "?");
+            refuse_txn(cl, 554, "5.6.3", m);
+            free(m);
+            return;
+        }
+        if (ds == MIME_DOWNGRADE_DONE) {
+            cl->data = cl->down.p;
+            cl->len = cl->down.len;
+            txn->downgraded = true;
+        }
+        eight = false;
     }
     cl->chunking = in->chunking;
     struct buf b;
     buf_init(&b, 0);
     buf_printf(&b, "MAIL FROM:<%s>", txn->sender ? txn->sender : "");
     if (in->size)
-        buf_printf(&b, " SIZE=%zu", txn->len);
+        buf_printf(&b, " SIZE=%zu", cl->len);
     if (eight && in->eightbit)
         buf_append_cstr(&b, txn->body == 3 ? " BODY=BINARYMIME" : " BODY=8BITMIME");
     if (txn->smtputf8)
@@ -514,12 +556,11 @@ void smtp_client_send(struct smtp_client *cl, struct smtp_client_txn *txn)
 /* Writes the next piece of the message; returns true when all is queued. */
 static bool body_pump(struct smtp_client *cl)
 {
-    struct smtp_client_txn *t = cl->txn;
-    while (cl->body_pos < t->len && conn_pending_output(cl->c) < BODY_HIGH) {
-        size_t n = t->len - cl->body_pos;
+    while (cl->body_pos < cl->len && conn_pending_output(cl->c) < BODY_HIGH) {
+        size_t n = cl->len - cl->body_pos;
         if (n > BODY_CHUNK)
             n = BODY_CHUNK;
-        const char *p = t->data + cl->body_pos;
+        const char *p = cl->data + cl->body_pos;
         if (cl->chunking) {
             conn_write(cl->c, (struct str){ p, n });
         } else {
@@ -528,7 +569,7 @@ static bool body_pump(struct smtp_client *cl)
             size_t from = 0;
             for (size_t i = 0; i < n; i++) {
                 bool line_start = (cl->body_pos + i == 0) ||
-                                  t->data[cl->body_pos + i - 1] == '\n';
+                                  cl->data[cl->body_pos + i - 1] == '\n';
                 if (line_start && p[i] == '.') {
                     conn_write(cl->c, (struct str){ p + from, i - from });
                     conn_write(cl->c, (struct str){ ".", 1 });
@@ -539,10 +580,11 @@ static bool body_pump(struct smtp_client *cl)
         }
         cl->body_pos += n;
     }
-    if (cl->body_pos < t->len)
+    if (cl->body_pos < cl->len)
         return false;
     if (!cl->chunking) {
-        bool crlf_end = t->len >= 2 && t->data[t->len - 2] == '\r' && t->data[t->len - 1] == '\n';
+        bool crlf_end = cl->len >= 2 && cl->data[cl->len - 2] == '\r' &&
+                        cl->data[cl->len - 1] == '\n';
         conn_write(cl->c, crlf_end ? str_from_cstr(".\r\n") : str_from_cstr("\r\n.\r\n"));
     }
     return true;
@@ -573,7 +615,7 @@ static void start_body(struct smtp_client *cl)
 {
     cl->st = S_BODY;
     if (cl->chunking)
-        conn_printf(cl->c, "BDAT %zu LAST\r\n", cl->txn->len);
+        conn_printf(cl->c, "BDAT %zu LAST\r\n", cl->len);
     body_continue(cl);
 }
 
@@ -660,6 +702,8 @@ static void txn_finish(struct smtp_client *cl)
         return;
     cl->txn = NULL;
     cl->qlen = 0;
+    buf_free(&cl->down); /* a converted message is not kept past its transaction */
+    buf_init(&cl->down, 0);
     if (cl->st != S_QUIT && cl->st != S_DONE)
         cl->st = S_READY;
     cl->depth++;
@@ -830,6 +874,7 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
     cl->c = NULL;
     cl->h->closed(cl->ctx, cl, was_ready, cl->fail_code, cl->fail_reply, cl->tls_failed);
     smtp_reply_reader_free(&cl->rr);
+    buf_free(&cl->down);
     if (cl->later)
         event_free(cl->later);
     free(cl->queue);
@@ -919,6 +964,7 @@ struct smtp_client *smtp_client_connect(struct event_base *base, const struct so
     cl->h = h;
     cl->ctx = ctx;
     smtp_reply_reader_init(&cl->rr);
+    buf_init(&cl->down, 0);
     char a[64];
     addr_format(addr, a, sizeof(a));
     cl->peer = xstrdup(a);
@@ -928,6 +974,7 @@ struct smtp_client *smtp_client_connect(struct event_base *base, const struct so
                          error_r);
     if (!cl->c) {
         smtp_reply_reader_free(&cl->rr);
+        buf_free(&cl->down);
         event_free(cl->later);
         free(cl->peer);
         free(cl->host);

@@ -46,6 +46,9 @@ struct smtp_client_params {
     const char *helo;               /* our hostname */
     const char *host;               /* the MX host's name, for logs and DSNs */
     enum smtp_client_tls tls;
+    const char *policy;             /* for logs: "dane", "mta-sts", "relay", "none" */
+    bool authenticated_mx;          /* the host came from DNSSEC or MTA-STS: REQUIRETLS
+                                       may go to it (RFC 8689 §4.2) */
     SSL_CTX *ssl_ctx;               /* a client context (tls_client_ctx_new) */
     const char *tls_name;           /* SNI and the name to verify (VERIFY, DANE) */
     const struct dns_tlsa *tlsa;    /* DANE: the usable TLSA records */

@@ -102,32 +102,6 @@ const char *mtasts_fetch_result_tlsrpt(enum mtasts_fetch_result r)
     }
 }
 
-SSL_CTX *mtasts_client_ctx_new(const char *ca_file, char **error_r)
-{
-    char err[256];
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        *error_r = xasprintf("TLS: %s", tls_last_error(err, sizeof(err)));
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if (ca_file && *ca_file) {
-        if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-            *error_r = xasprintf("cannot load CA file %s: %s", ca_file,
-                                 tls_last_error(err, sizeof(err)));
-            SSL_CTX_free(ctx);
-            return NULL;
-        }
-    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-        *error_r = xasprintf("cannot load the system's trust store: %s",
-                             tls_last_error(err, sizeof(err)));
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
 
 /* Rank of an attempt's failure: the one that got furthest is reported. */
 static int rank(int result)
@@ -622,7 +596,7 @@ struct mtasts_fetch *mtasts_fetch_start(struct event_base *base, SSL_CTX *client
             f->ctx = client_ctx;
         } else {
             char *err = NULL;
-            f->ctx = mtasts_client_ctx_new(NULL, &err);
+            f->ctx = tls_client_ctx_new(NULL, &err);
             if (!f->ctx) {
                 f->best = MTASTS_FETCH_INVALID;
                 f->error = err;

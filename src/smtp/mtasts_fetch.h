@@ -54,12 +54,9 @@ enum mtasts_fetch_result {
 typedef void (*mtasts_fetch_done_fn)(void *ctx, enum mtasts_fetch_result result,
                                      const struct mtasts_policy *policy, const char *error);
 
-/* A client context for policy fetches: TLS 1.2 or later, peer verification
- * against ca_file (PEM; tests) or, when NULL or "", the system's default
- * trust store. Make it once at start-up, before the process is confined:
- * the trust store is read from /etc/ssl. Returns NULL with *error_r
- * allocated. */
-SSL_CTX *mtasts_client_ctx_new(const char *ca_file, char **error_r);
+/* The client context comes from tls_client_ctx_new (core/tls.h); every
+ * fetch turns verification and the host-name check on for its own
+ * connection, whatever the context says. */
 
 /* Starts a fetch for `domain` (an A-label domain name, with or without the
  * trailing dot) at addrs[0..naddrs) (ports ignored: `port` is used, 443 but

@@ -18,6 +18,8 @@
 #include "core/log.h"
 #include "core/tls.h"
 #include "smtp/client.h"
+#include "smtp/mtasts.h"
+#include "smtp/mtasts_fetch.h"
 #include "smtp/report.h"
 
 /* Recipients leased per scan; the scan repeats at once when it got this
@@ -25,6 +27,9 @@
 #define LEASE_BATCH 500
 /* No new lease while this many recipients wait for a connection. */
 #define MAX_WAITING 5000
+/* RFC 8461 §3.3 suggests a policy fetch be given a minute at most. */
+#define STS_FETCH_TIMEOUT_MS 60000
+
 /* How often the queue is looked at for mail that became due (a retry time
  * reached, `outpost queue retry` or `release` from the command line). */
 #define POLL_MS 2000
@@ -66,6 +71,21 @@ struct dest {
     int npending;
     int nattempts;            /* connections being made or in use */
     int nconnecting;          /* of those, not yet ready */
+    /* MTA-STS (RFC 8461): found out once per destination, before its
+     * first attempt. */
+    enum { STS_UNKNOWN, STS_PENDING, STS_DONE } sts_state;
+    struct mtasts_policy *policy; /* NULL: none */
+    struct dns_query *sts_q;
+    struct mtasts_fetch *sts_f;
+    char sts_id[MTASTS_ID_MAX + 1];
+    struct runner *r;
+};
+
+/* Policies fetched, by domain, kept while valid (max_age). */
+struct sts_entry {
+    struct sts_entry *next;
+    char *domain;
+    struct mtasts_policy p;
 };
 
 struct attempt;
@@ -82,6 +102,7 @@ struct runner {
     struct dest *dests;
     int nattempts;
     struct attempt *attempts;
+    struct sts_entry *sts;
     int waiting;              /* recipients in units not yet sent */
     /* Outcomes waiting to be recorded, and the batch being recorded. */
     struct report_outcome *out;
@@ -108,6 +129,13 @@ struct attempt {
     char *last_error;
     int last_code;
     char *host;               /* the host being tried */
+    bool mx_secure;           /* the MX answer was DNSSEC-validated */
+    bool loop;                /* the MX is ourselves: bounce, do not retry */
+    bool sts_enforce;         /* the destination's MTA-STS policy is in force */
+    struct dns_tlsa *tlsa;    /* DANE: this host's usable TLSA records */
+    int ntlsa;
+    struct sockaddr_storage *pending_addrs; /* waiting for the TLSA answer */
+    int npending_addrs;
 };
 
 static void scan(struct runner *r);
@@ -305,22 +333,40 @@ static struct dest *dest_get(struct runner *r, const char *name, bool relay)
     struct dest *d = xcalloc(1, sizeof(*d));
     d->name = xstrdup(name);
     d->relay = relay;
+    d->r = r;
+    d->sts_state = relay ? STS_DONE : STS_UNKNOWN;
     d->next = r->dests;
     r->dests = d;
     return d;
 }
 
-static void dest_maybe_free(struct runner *r, struct dest *d)
+static void dest_free(struct dest *d)
 {
-    if (d->npending || d->nattempts)
-        return;
-    for (struct dest **p = &r->dests; *p; p = &(*p)->next)
-        if (*p == d) {
-            *p = d->next;
-            free(d->name);
-            free(d);
-            return;
+    if (d->sts_q)
+        dns_cancel(d->sts_q);
+    if (d->sts_f)
+        mtasts_fetch_cancel(d->sts_f);
+    if (d->policy) {
+        mtasts_policy_free(d->policy);
+        free(d->policy);
+    }
+    free(d->name);
+    free(d);
+}
+
+/* Frees the destinations with nothing to do. Only from the top of an
+ * event (the scan): callbacks deeper down may still hold a destination. */
+static void dests_sweep(struct runner *r)
+{
+    for (struct dest **p = &r->dests; *p;) {
+        struct dest *d = *p;
+        if (d->npending || d->nattempts || d->sts_state == STS_PENDING) {
+            p = &d->next;
+            continue;
         }
+        *p = d->next;
+        dest_free(d);
+    }
 }
 
 static void dest_push(struct runner *r, struct dest *d, struct unit *u)
@@ -363,6 +409,15 @@ static void dest_fail_all(struct runner *r, struct dest *d, enum store_queue_out
 
 /* ---- one attempt: MX, addresses, a connection, transactions ---- */
 
+static void clear_tlsa(struct attempt *a)
+{
+    for (int i = 0; i < a->ntlsa; i++)
+        free((void *)a->tlsa[i].data);
+    free(a->tlsa);
+    a->tlsa = NULL;
+    a->ntlsa = 0;
+}
+
 static void attempt_end(struct attempt *a)
 {
     struct runner *r = a->r;
@@ -384,9 +439,12 @@ static void attempt_end(struct attempt *a)
     if (d->nattempts == 0 && d->npending > 0 && !a->ready) {
         char *why = a->last_error ? xstrdup(a->last_error)
                                   : xasprintf("no mail server of %s could be reached", d->name);
-        bool perm = a->last_code >= 500;
+        /* A refusal before any transaction (a 5xx greeting, EHLO or AUTH)
+         * is the server's or our setup's state, not the message's fate:
+         * deferred. Only a loop back to ourselves is final. */
+        bool perm = a->loop;
         dest_fail_all(r, d, perm ? STORE_QUEUE_FAILED : STORE_QUEUE_DEFERRED, a->last_code,
-                      perm ? "5.0.0" : "4.4.1", why, true);
+                      perm ? "5.4.6" : "4.4.1", why, true);
         free(why);
     }
     for (int i = 0; i < a->nhosts; i++)
@@ -395,8 +453,8 @@ static void attempt_end(struct attempt *a)
     free(a->addrs);
     free(a->last_error);
     free(a->host);
+    clear_tlsa(a);
     free(a);
-    dest_maybe_free(r, d);
     pump_all(r);
 }
 
@@ -510,7 +568,7 @@ static void on_closed(void *ctx, struct smtp_client *cl, bool was_ready, int cod
         attempt_end(a);
         return;
     }
-    if (tls_failed && !a->plain_retry && !a->d->relay) {
+    if (tls_failed && !a->plain_retry && !a->d->relay && !a->sts_enforce && a->ntlsa == 0) {
         /* Opportunistic TLS that failed: the same server without it
          * (RFC 7435: better plaintext than no delivery). */
         a->plain_retry = true;
@@ -564,10 +622,20 @@ static void attempt_next_addr(struct attempt *a)
         }
     }
     bool relay = a->d->relay;
+    /* DANE before MTA-STS (RFC 8461 §2); either forbids plaintext. */
+    enum smtp_client_tls mode = relay || a->sts_enforce ? SMTP_TLS_VERIFY
+                              : a->plain_retry ? SMTP_TLS_NONE : SMTP_TLS_OPPORTUNISTIC;
+    if (a->ntlsa > 0 && !relay)
+        mode = SMTP_TLS_DANE;
     struct smtp_client_params p = {
         .helo = cfg->server_hostname,
         .host = a->host,
-        .tls = relay ? SMTP_TLS_VERIFY : a->plain_retry ? SMTP_TLS_NONE : SMTP_TLS_OPPORTUNISTIC,
+        .tls = mode,
+        .policy = mode == SMTP_TLS_DANE ? "dane" : relay ? "relay"
+                : a->sts_enforce ? "mta-sts" : "none",
+        .authenticated_mx = mode == SMTP_TLS_DANE || a->sts_enforce || relay,
+        .tlsa = a->tlsa,
+        .ntlsa = a->ntlsa,
         .ssl_ctx = r->ssl_ctx,
         .tls_name = a->host,
         .implicit_tls = relay && !strcmp(cfg->delivery_relay_tls, "implicit"),
@@ -588,6 +656,42 @@ static void attempt_next_addr(struct attempt *a)
     }
 }
 
+static void on_tlsa(void *ctx, const struct dns_tlsa_result *res)
+{
+    struct attempt *a = ctx;
+    a->q = NULL;
+    clear_tlsa(a);
+    if (res->a.status == DNS_TEMPFAIL) {
+        /* RFC 7672 §2.2.1: a TLSA lookup that fails (bogus, SERVFAIL) makes
+         * the host unusable, not a host without DANE. */
+        attempt_error(a, 0, "451 4.7.5 TLSA lookup for %s failed: %s", a->host,
+                      res->a.error ? res->a.error : "temporary failure");
+        a->addr_i = a->naddrs;
+        attempt_next_addr(a);
+        return;
+    }
+    if (res->a.status == DNS_OK && res->a.secure) {
+        a->tlsa = xcalloc((size_t)res->n + 1, sizeof(*a->tlsa));
+        for (int i = 0; i < res->n; i++) {
+            const struct dns_tlsa *t = &res->tlsa[i];
+            /* §3.1: only DANE-TA(2) and DANE-EE(3) are for SMTP. */
+            if ((t->usage != 2 && t->usage != 3) || t->selector > 1 || t->mtype > 2)
+                continue;
+            unsigned char *data = xmalloc(t->len ? t->len : 1);
+            memcpy(data, t->data, t->len);
+            a->tlsa[a->ntlsa] = *t;
+            a->tlsa[a->ntlsa++].data = data;
+        }
+        if (a->ntlsa == 0) {
+            /* §2.2: TLSA records, none usable: encrypt, verify nothing —
+             * but never plaintext. */
+            log_info("delivery", "dane-unusable", "domain=%s host=%s records=%d", a->d->name,
+                     a->host, res->n);
+        }
+    }
+    attempt_next_addr(a);
+}
+
 static void on_addrs(void *ctx, const struct dns_addr_result *res)
 {
     struct attempt *a = ctx;
@@ -599,6 +703,15 @@ static void on_addrs(void *ctx, const struct dns_addr_result *res)
         a->addrs = xcalloc((size_t)res->n, sizeof(*a->addrs));
         memcpy(a->addrs, res->addrs, sizeof(*a->addrs) * (size_t)res->n);
         a->naddrs = res->n;
+        /* DANE (RFC 7672 §2.2): TLSA records count only under a secure MX
+         * and secure addresses. */
+        struct runner *r = a->r;
+        if (r->cfg->delivery_dane && a->mx_secure && res->a.secure && !a->d->relay) {
+            char *name = xasprintf("_%d._tcp.%s", (int)r->cfg->delivery_port, a->host);
+            a->q = dns_lookup_tlsa(r->env.dns, name, on_tlsa, a);
+            free(name);
+            return;
+        }
     } else if (res->a.status == DNS_TEMPFAIL) {
         attempt_error(a, 0, "DNS lookup of %s failed: %s", a->host,
                       res->a.error ? res->a.error : "temporary failure");
@@ -633,6 +746,7 @@ static void attempt_next_host(struct attempt *a)
     }
     free(a->host);
     a->host = xstrdup(a->hosts[a->host_i]);
+    clear_tlsa(a);
     struct sockaddr_storage ss;
     if (is_ip_literal(a->host, &ss)) {
         free(a->addrs);
@@ -648,6 +762,7 @@ static void attempt_next_host(struct attempt *a)
          * come back to us for ever. */
         attempt_error(a, 554, "554 5.4.6 mail for %s loops back to myself (%s is its MX)",
                       a->d->name, a->host);
+        a->loop = true;
         a->host_i++;
         attempt_next_host(a);
         return;
@@ -687,10 +802,22 @@ static void on_mx(void *ctx, const struct dns_mx_result *res)
         attempt_end(a);
         return;
     }
+    a->mx_secure = res->a.secure;
+    a->sts_enforce = d->policy && d->policy->mode == MTASTS_MODE_ENFORCE;
     a->hosts = xcalloc((size_t)res->n + 1, sizeof(*a->hosts));
-    for (int i = 0; i < res->n; i++)
-        if (res->mx[i].host[0])
-            a->hosts[a->nhosts++] = xstrdup(res->mx[i].host);
+    for (int i = 0; i < res->n; i++) {
+        if (!res->mx[i].host[0])
+            continue;
+        /* MTA-STS enforce (RFC 8461 §4.1): only the MX hosts it names. */
+        if (a->sts_enforce && !mtasts_mx_matches(d->policy, str_from_cstr(res->mx[i].host))) {
+            log_info("delivery", "mta-sts-skip", "domain=%s host=%s", d->name, res->mx[i].host);
+            continue;
+        }
+        a->hosts[a->nhosts++] = xstrdup(res->mx[i].host);
+    }
+    if (a->nhosts == 0 && a->sts_enforce)
+        attempt_error(a, 0, "451 4.7.5 no MX host of %s matches its MTA-STS policy (enforce)",
+                      d->name);
     attempt_next_host(a);
 }
 
@@ -716,9 +843,143 @@ static void attempt_start(struct runner *r, struct dest *d)
     a->q = dns_lookup_mx(r->env.dns, d->name, on_mx, a);
 }
 
+/* ---- MTA-STS: the destination's policy, before its first attempt ---- */
+
+static struct sts_entry *sts_cached(struct runner *r, const char *domain)
+{
+    for (struct sts_entry *e = r->sts; e; e = e->next)
+        if (!strcmp(e->domain, domain))
+            return e;
+    return NULL;
+}
+
+static void sts_remember(struct runner *r, const char *domain, const struct mtasts_policy *p)
+{
+    struct sts_entry *e = sts_cached(r, domain);
+    if (e) {
+        mtasts_policy_free(&e->p);
+    } else {
+        e = xcalloc(1, sizeof(*e));
+        e->domain = xstrdup(domain);
+        e->next = r->sts;
+        r->sts = e;
+    }
+    mtasts_policy_copy(&e->p, p);
+}
+
+/* The destination's policy is known (p NULL: none): attempts may start. */
+static void sts_done(struct dest *d, const struct mtasts_policy *p, const char *source,
+                     const char *error)
+{
+    struct runner *r = d->r;
+    d->sts_state = STS_DONE;
+    if (p && p->mode != MTASTS_MODE_NONE) {
+        d->policy = xcalloc(1, sizeof(*d->policy));
+        mtasts_policy_copy(d->policy, p);
+    }
+    if (p || error)
+        log_info("delivery", "mta-sts", "domain=%s mode=%s id=%s source=%s%s%s", d->name,
+                 p ? mtasts_mode_name(p->mode) : "none", p && p->id[0] ? p->id : "-", source,
+                 error ? " error=" : "", error ? log_q(error) : "");
+    dest_pump(r, d);
+}
+
+/* A valid cached policy, or NULL (RFC 8461 §5.1: a cached policy stays in
+ * force, whatever DNS says, until it expires). */
+static const struct mtasts_policy *sts_valid_cache(struct runner *r, const char *domain)
+{
+    struct sts_entry *e = sts_cached(r, domain);
+    return e && !mtasts_policy_expired(&e->p, (long long)now_s()) ? &e->p : NULL;
+}
+
+static void on_sts_fetched(void *ctx, enum mtasts_fetch_result result,
+                           const struct mtasts_policy *policy, const char *error)
+{
+    struct dest *d = ctx;
+    struct runner *r = d->r;
+    d->sts_f = NULL;
+    if (result == MTASTS_FETCH_OK && policy) {
+        struct mtasts_policy p;
+        mtasts_policy_copy(&p, policy);
+        snprintf(p.id, sizeof(p.id), "%s", d->sts_id);
+        p.fetched_at = (long long)now_s();
+        sts_remember(r, d->name, &p);
+        sts_done(d, &p, "fetched", NULL);
+        mtasts_policy_free(&p);
+        return;
+    }
+    /* §3.3 / §5.1: a failed fetch leaves a cached policy in force. */
+    const struct mtasts_policy *c = sts_valid_cache(r, d->name);
+    char *why = xasprintf("policy fetch failed (%s): %s", mtasts_fetch_result_name(result),
+                          error ? error : "?");
+    sts_done(d, c, c ? "cache" : "none", why);
+    free(why);
+}
+
+static void on_sts_addrs(void *ctx, const struct dns_addr_result *res)
+{
+    struct dest *d = ctx;
+    struct runner *r = d->r;
+    d->sts_q = NULL;
+    if (res->a.status != DNS_OK || res->n == 0) {
+        const struct mtasts_policy *c = sts_valid_cache(r, d->name);
+        char *why = xasprintf("mta-sts.%s has no address (%s)", d->name,
+                              dns_status_name(res->a.status));
+        sts_done(d, c, c ? "cache" : "none", why);
+        free(why);
+        return;
+    }
+    d->sts_f = mtasts_fetch_start(r->env.base, r->ssl_ctx, d->name, res->addrs, res->n, 443,
+                                  STS_FETCH_TIMEOUT_MS, on_sts_fetched, d);
+}
+
+static void on_sts_txt(void *ctx, const struct dns_txt_result *res)
+{
+    struct dest *d = ctx;
+    struct runner *r = d->r;
+    d->sts_q = NULL;
+    const struct mtasts_policy *c = sts_valid_cache(r, d->name);
+    const char *why = NULL;
+    enum mtasts_txt_status ts = MTASTS_TXT_NONE;
+    if (res->a.status == DNS_OK)
+        ts = mtasts_txt_select(res->txt, res->lens, res->n, d->sts_id, &why);
+    if (ts != MTASTS_TXT_OK) {
+        /* No record (or a broken one, or DNS failing): a cached policy
+         * stays in force; without one, none applies. */
+        sts_done(d, c, c ? "cache" : "none",
+                 ts == MTASTS_TXT_INVALID ? why
+                 : res->a.status == DNS_TEMPFAIL ? "TXT lookup failed" : NULL);
+        return;
+    }
+    if (c && !strcmp(c->id, d->sts_id)) {
+        sts_done(d, c, "cache", NULL);
+        return;
+    }
+    char *host = xasprintf("mta-sts.%s", d->name);
+    d->sts_q = dns_lookup_addr(r->env.dns, host, r->cfg->delivery_ipv6 ? AF_UNSPEC : AF_INET,
+                               on_sts_addrs, d);
+    free(host);
+}
+
+static void sts_discover(struct runner *r, struct dest *d)
+{
+    if (!r->cfg->delivery_mta_sts) {
+        d->sts_state = STS_DONE;
+        return;
+    }
+    d->sts_state = STS_PENDING;
+    char *name = xasprintf("_mta-sts.%s", d->name);
+    d->sts_q = dns_lookup_txt(r->env.dns, name, on_sts_txt, d);
+    free(name);
+}
+
 static void dest_pump(struct runner *r, struct dest *d)
 {
     const struct config *cfg = r->cfg;
+    if (d->sts_state == STS_UNKNOWN && d->npending > 0 && !r->stopping)
+        sts_discover(r, d);
+    if (d->sts_state == STS_PENDING)
+        return;
     /* A new connection only when work waits that the connections being
      * made will not take. */
     while (!r->stopping && d->npending > d->nconnecting &&
@@ -966,6 +1227,7 @@ static void scan(struct runner *r)
 {
     if (r->stopping)
         return;
+    dests_sweep(r);
     if (r->scanning) {
         r->rescan = true;
         return;
@@ -1106,6 +1368,16 @@ void runner_shutdown(struct runner *r)
             unit_free(u);
         }
     }
+    for (struct dest *d = r->dests; d; d = d->next) {
+        if (d->sts_q)
+            dns_cancel(d->sts_q);
+        if (d->sts_f)
+            mtasts_fetch_cancel(d->sts_f);
+        d->sts_q = NULL;
+        d->sts_f = NULL;
+        if (d->sts_state == STS_PENDING)
+            d->sts_state = STS_DONE;
+    }
     /* Attempts waiting for DNS end now; connections close through
      * conn_shutdown_all (their `done` releases what they carried). */
     for (struct attempt *a = r->attempts, *next; a; a = next) {
@@ -1130,8 +1402,14 @@ void runner_free(struct runner *r)
         struct unit *u;
         while ((u = dest_pop(r, d)))
             unit_free(u);
-        free(d->name);
-        free(d);
+        dest_free(d);
+    }
+    while (r->sts) {
+        struct sts_entry *e = r->sts;
+        r->sts = e->next;
+        mtasts_policy_free(&e->p);
+        free(e->domain);
+        free(e);
     }
     report_outcomes_free(r->out, r->nout);
     event_free(r->scan_ev);

@@ -82,7 +82,9 @@ def world(make_server, server_root):
                    virtual_maildir=server_root / "maildir", mailboxes=MAILBOXES,
                    extra={"smtpd_recipient_restrictions":
                           f"check_recipient_access texthash:{w.access}, permit_mynetworks, "
-                          "reject_unauth_destination"})
+                          "reject_unauth_destination",
+                          # A server without 8BITMIME: 8-bit mail must come converted.
+                          "smtpd_discard_ehlo_keywords": "8bitmime"})
     w.pf.start()
     w.srv = make_server()
     w.srv.quickstart()
@@ -319,3 +321,83 @@ def test_a_misbehaving_remote_costs_one_attempt_and_nothing_else(world, mode):
         ls.close()
         for c in conns:
             c.close()
+
+
+def test_8bit_mail_is_converted_for_a_server_without_8bitmime(world):
+    w = world
+    body = "Grüße aus Köln, café crème.\r\n.leading dot line\r\n"
+    raw = (f"From: Alice <alice@example.test>\r\nTo: <bob@remote.test>\r\n"
+           f"Subject: eight bit\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\n"
+           f"Content-Transfer-Encoding: 8bit\r\n\r\n{body}").encode()
+    with smtplib.SMTP("127.0.0.1", w.srv.port("submission"), timeout=10) as c:
+        c.starttls(context=tls_client_context())
+        c.login("alice@example.test", w.password)
+        c.sendmail("alice@example.test", ["bob@remote.test"], raw,
+                   mail_options=["BODY=8BITMIME"])
+    got = wait_for(lambda: maildir(w, "bob@remote.test"))
+    assert got, w.srv.log()
+    m = parse(got[0])
+    assert m["Content-Transfer-Encoding"] == "quoted-printable"
+    assert all(b < 0x80 for b in got[0])
+    assert m.get_content() == body.replace("\r\n", "\n")
+
+
+def test_the_smarthost_path_with_auth(world, make_server):
+    """All mail through a relay (another outpost) over verified TLS with AUTH;
+    the relay delivers to the MX."""
+    w = world
+    relay = make_server("relay", domain="example.test", hostname="relay.test")
+    relay.quickstart()
+    relay.set("dns", "servers", w.dns.server)
+    relay.set("delivery", "port", str(w.port))
+    relay_pw = relay.add_account("alice@example.test", "relay password 1")
+    relay.start()
+    w.dns.set_zone("relay.test", "@ A 127.0.0.1\n")
+    pwfile = w.srv.dir / "relay-password"
+    pwfile.write_text(relay_pw + "\n")
+    pwfile.chmod(0o644)
+    w.srv.stop()
+    w.srv.set("delivery", "relay", f"relay.test:{relay.port('submission')}")
+    w.srv.set("delivery", "relay_user", "alice@example.test")
+    w.srv.set("delivery", "relay_password_file", str(pwfile))
+    # The relay's self-signed certificate is what we trust for it.
+    w.srv.set("delivery", "tls_ca_file", str(relay.dir / "tls" / "cert.pem"))
+    w.srv.start(wait=False)
+    w.srv.wait_log(" ready ", count=2)
+    submit(w.srv, "alice@example.test", w.password, "bob@remote.test",
+           message("bob@remote.test", "via the smarthost"))
+    got = wait_for(lambda: maildir(w, "bob@remote.test"))
+    assert got and b"via the smarthost" in got[0], w.srv.log() + relay.log()
+    log = w.srv.log()
+    assert "host=relay.test policy=relay" in log and "verified=yes" in log, log
+    assert re.search(r"delivery sent id=\w+ rcpt=bob@remote.test host=relay.test\[127.0.0.1:", log)
+    assert "smtp auth " in relay.log() and "user=alice@example.test" in relay.log()
+    # The password is nowhere in either log.
+    assert relay_pw not in log and relay_pw not in relay.log()
+    # The relay delivered it on to the MX.
+    assert "delivery sent" in relay.log()
+
+
+def test_a_wrong_relay_password_defers(world, make_server):
+    w = world
+    relay = make_server("relay", domain="example.test", hostname="relay.test")
+    relay.quickstart()
+    relay.add_account("alice@example.test", "relay password 1")
+    relay.start()
+    w.dns.set_zone("relay.test", "@ A 127.0.0.1\n")
+    pwfile = w.srv.dir / "relay-password"
+    pwfile.write_text("not the password\n")
+    pwfile.chmod(0o644)
+    w.srv.stop()
+    w.srv.set("delivery", "relay", f"relay.test:{relay.port('submission')}")
+    w.srv.set("delivery", "relay_user", "alice@example.test")
+    w.srv.set("delivery", "relay_password_file", str(pwfile))
+    w.srv.set("delivery", "tls_ca_file", str(relay.dir / "tls" / "cert.pem"))
+    w.srv.start(wait=False)
+    w.srv.wait_log(" ready ", count=2)
+    submit(w.srv, "alice@example.test", w.password, "bob@remote.test",
+           message("bob@remote.test", "wrong password"))
+    w.srv.wait_log(" delivery deferred ", timeout=30)
+    assert re.search(r"delivery deferred .*reply=\"[^\"]*535", w.srv.log()), w.srv.log()
+    assert "not the password" not in w.srv.log()

@@ -13,7 +13,6 @@ Each case runs `smtp_test_mtasts_fetch` (built next to the outpost binary,
 in tests/unit/) and checks what it reports: the result, the SMTP TLS report
 type (RFC 8460) and the error a log would show.
 """
-import datetime
 import os
 import re
 import socket
@@ -25,12 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from conftest import BIN, SAN_ENV
+from testpki import leaf_cert, make_ca, write_pem
 
 FETCH = os.environ.get("MTASTS_FETCH_BIN") or str(
     Path(BIN).resolve().parent / "tests" / "unit" / "smtp_test_mtasts_fetch")
@@ -43,65 +39,20 @@ CASES = ["good", "chunked", "closed", "dirty", "notfound", "redirect", "html", "
          "large", "largechunked", "badpolicy", "slow", "cnonly", "expired"]
 
 
-# --- certificates ---
-
-def _name(cn):
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _write(path, key, cert):
-    path.with_suffix(".key").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    path.with_suffix(".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path.with_suffix(".pem"), path.with_suffix(".key")
-
-
-def _leaf(ca_key, ca_cert, names, cn="outpost test server", expired=False):
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    start, end = ((now - datetime.timedelta(days=2), now - datetime.timedelta(hours=1))
-                  if expired else (now - datetime.timedelta(hours=1),
-                                   now + datetime.timedelta(days=1)))
-    b = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca_cert.subject)
-         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(start).not_valid_after(end)
-         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                        critical=False))
-    if names:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                            critical=False)
-    return key, b.sign(ca_key, hashes.SHA256())
-
+# --- certificates (testpki.py) ---
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     d = tmp_path_factory.mktemp("mtasts-pki")
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca = (x509.CertificateBuilder().subject_name(_name("outpost test CA"))
-          .issuer_name(_name("outpost test CA")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(hours=1))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
-                                       key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                         critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    out = {"ca": _write(d / "ca", ca_key, ca)[0]}
+    ca_key, ca = make_ca()
+    out = {"ca": write_pem(d / "ca", ca_key, ca)[0]}
     names = (["mta-sts.example.test"] + [f"mta-sts.{c}.example.test" for c in CASES
                                          if c not in ("cnonly", "expired")]
              + ["*.wild.example.test", "mta-*.partial.example.test"])
-    out["main"] = _write(d / "main", *_leaf(ca_key, ca, names))
-    out["cnonly"] = _write(d / "cnonly", *_leaf(ca_key, ca, [],
+    out["main"] = write_pem(d / "main", *leaf_cert(ca_key, ca, names))
+    out["cnonly"] = write_pem(d / "cnonly", *leaf_cert(ca_key, ca, [],
                                                  cn="mta-sts.cnonly.example.test"))
-    out["expired"] = _write(d / "expired", *_leaf(ca_key, ca, ["mta-sts.expired.example.test"],
+    out["expired"] = write_pem(d / "expired", *leaf_cert(ca_key, ca, ["mta-sts.expired.example.test"],
                                                    expired=True))
     return out
 

@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "core/tls.h"
 #include "smtp/mtasts_fetch.h"
 
 static int calls;
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
     SSL_CTX *ctx = NULL;
     if (ca) {
         char *err = NULL;
-        ctx = mtasts_client_ctx_new(ca, &err);
+        ctx = tls_client_ctx_new(ca, &err);
         if (!ctx) {
             printf("result=ctx error=%s\n", err);
             free(err);
