@@ -77,14 +77,20 @@ def world(make_server, server_root):
     w.dns.start()
     w.access = server_root / "access"
     w.access.write_text(ACCESS)
+    w.discard = server_root / "discard.cidr"
+    w.discard.write_text("127.0.0.1/32 8bitmime\n"
+                         "127.0.0.6/32 8bitmime, chunking, pipelining, dsn, smtputf8\n")
     w.pf = Postfix(server_root / "postfix", ip="127.0.0.2", port=w.port,
                    relay_domains=["remote.test", "fallback.test", "nomx.test"],
                    virtual_maildir=server_root / "maildir", mailboxes=MAILBOXES,
                    extra={"smtpd_recipient_restrictions":
                           f"check_recipient_access texthash:{w.access}, permit_mynetworks, "
                           "reject_unauth_destination",
-                          # A server without 8BITMIME: 8-bit mail must come converted.
-                          "smtpd_discard_ehlo_keywords": "8bitmime"})
+                          # What Postfix hides from each client address: from
+                          # 127.0.0.1 8BITMIME (8-bit mail must come converted);
+                          # from 127.0.0.6 nearly everything (a bare server: no
+                          # PIPELINING, CHUNKING, DSN or SMTPUTF8 either).
+                          "smtpd_discard_ehlo_keyword_address_maps": f"cidr:{w.discard}"})
     w.pf.start()
     w.srv = make_server()
     w.srv.quickstart()
@@ -401,3 +407,85 @@ def test_a_wrong_relay_password_defers(world, make_server):
     w.srv.wait_log(" delivery deferred ", timeout=30)
     assert re.search(r"delivery deferred .*reply=\"[^\"]*535", w.srv.log()), w.srv.log()
     assert "not the password" not in w.srv.log()
+
+
+def restart_with(w, **settings):
+    w.srv.stop()
+    for key, value in settings.items():
+        section, name = key.split("__")
+        w.srv.set(section, name, value)
+    w.srv.start(wait=False)
+    w.srv.wait_log(" ready ", count=2)
+
+
+def test_a_bare_server_gets_dot_stuffed_data_one_command_at_a_time(world):
+    """From source address 127.0.0.6 ([delivery] source_ipv4) Postfix offers no
+    PIPELINING, CHUNKING or DSN: MAIL, RCPT, DATA in turn, the body
+    dot-stuffed, and the lines starting with a dot arrive intact."""
+    w = world
+    restart_with(w, delivery__source_ipv4="127.0.0.6")
+    body = ".starts with a dot\r\n..two dots\r\nplain\r\n.\r\nafter a lone dot\r\n"
+    submit(w.srv, "alice@example.test", w.password, ["bob@remote.test", "later@remote.test"],
+           message("bob@remote.test", "dots", body=body))
+    got = wait_for(lambda: maildir(w, "bob@remote.test"))
+    assert got, w.srv.log() + w.pf.log()
+    assert got[0].replace(b"\r\n", b"\n").endswith(body.replace("\r\n", "\n").encode())
+    assert "client=localhost[127.0.0.6]" in w.pf.log() or "[127.0.0.6]" in w.pf.log()
+    # One recipient refused (451) in the same transaction: the other went.
+    assert re.search(r"delivery deferred id=\w+ rcpt=later@remote.test", w.srv.log())
+
+
+def test_smtputf8_mail_to_a_server_without_it_bounces(world):
+    w = world
+    restart_with(w, delivery__source_ipv4="127.0.0.6")
+    raw = ("From: Alice <alice@example.test>\r\nTo: <bob@remote.test>\r\n"
+           "Subject: Grüße\r\n\r\nHallo\r\n").encode()
+    with smtplib.SMTP("127.0.0.1", w.srv.port("submission"), timeout=10) as c:
+        c.starttls(context=tls_client_context())
+        c.login("alice@example.test", w.password)
+        c.sendmail("alice@example.test", ["bob@remote.test"], raw,
+                   mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+    got = wait_for(lambda: inbox(w), timeout=30)
+    assert got, w.srv.log()
+    [st] = delivery_status(parse(got[0]))
+    assert st["Status"] == "5.6.7"
+    assert maildir(w, "bob@remote.test") == []
+
+
+def test_requiretls_mail_is_never_sent_without_verified_tls(world):
+    w = world
+    with smtplib.SMTP("127.0.0.1", w.srv.port("submission"), timeout=10) as c:
+        c.starttls(context=tls_client_context())
+        c.login("alice@example.test", w.password)
+        c.sendmail("alice@example.test", ["bob@remote.test"],
+                   message("bob@remote.test", "secret stuff"), mail_options=["REQUIRETLS"])
+    got = wait_for(lambda: inbox(w), timeout=30)
+    assert got, w.srv.log()
+    [st] = delivery_status(parse(got[0]))
+    assert st["Status"] == "5.7.30"
+    assert maildir(w, "bob@remote.test") == []
+
+
+def test_a_delay_notice_then_a_bounce_when_the_lifetime_ends(world):
+    w = world
+    w.pf.stop()
+    restart_with(w, queue__delay_warning="2s", queue__max_lifetime="6s")
+    submit(w.srv, "alice@example.test", w.password, "bob@remote.test",
+           message("bob@remote.test", "never arrives"))
+    first = wait_for(lambda: inbox(w), timeout=30)
+    assert first, w.srv.log()
+    notice = parse(first[0])
+    assert notice["Subject"].startswith("Delayed mail")
+    [st] = delivery_status(notice)
+    assert st["Action"] == "delayed" and st["Status"].startswith("4.")
+    assert "Will-Retry-Until" in st
+    both = wait_for(lambda: len(inbox(w)) >= 2 and inbox(w), timeout=30)
+    assert both, w.srv.log()
+    bounce = parse(both[1])
+    assert bounce["Subject"].startswith("Undelivered mail")
+    [st] = delivery_status(bounce)
+    assert st["Action"] == "failed"
+    assert wait_for(lambda: w.srv.queue() == [])
+    # Exactly one notice and one bounce.
+    time.sleep(3)
+    assert len(inbox(w)) == 2
