@@ -70,8 +70,9 @@ struct smtp_client {
     bool greeted;
     bool ready_sent;
     bool closing;
-    int depth;
-    bool freed_pending;
+    int depth;               /* our callbacks on the stack (enter/leave) */
+    bool dead;               /* closed: freed when depth drops to 0 */
+    bool txn_ended_in_read;  /* a transaction ended during this read */
     /* The session's failure before ready, for `closed`. */
     int fail_code;
     char *fail_reply;
@@ -96,6 +97,8 @@ struct smtp_client {
 };
 
 static void fail_session(struct smtp_client *cl, int code, const char *reply, bool tls_failed);
+static void enter(struct smtp_client *cl);
+static bool leave(struct smtp_client *cl);
 static void txn_finish(struct smtp_client *cl);
 
 /* "550 5.1.1 text" on one line from a reply (allocated). */
@@ -211,6 +214,15 @@ static bool tls_required(const struct smtp_client *cl)
     return cl->p.tls == SMTP_TLS_VERIFY || cl->p.tls == SMTP_TLS_DANE;
 }
 
+static void wipe_password(struct smtp_client *cl)
+{
+    if (cl->auth_password) {
+        OPENSSL_cleanse(cl->auth_password, strlen(cl->auth_password));
+        free(cl->auth_password);
+        cl->auth_password = NULL;
+    }
+}
+
 static void after_tls_or_not(struct smtp_client *cl)
 {
     if (cl->auth_user) {
@@ -238,6 +250,7 @@ static void after_tls_or_not(struct smtp_client *cl)
         OPENSSL_cleanse(b.p, b.len);
         free(enc);
         buf_free(&b);
+        wipe_password(cl); /* sent: no longer needed */
         cl->st = S_AUTH;
         return;
     }
@@ -318,6 +331,12 @@ static void tls_done(struct smtp_client *cl)
         cl->verify_error = xstrdup(!cert ? "no certificate"
                                    : v != X509_V_OK ? X509_verify_cert_error_string(v)
                                                     : "no TLSA record matched");
+    cl->info.tls_result =
+        !tls_required(cl) || cl->info.tls_verified ? "success"
+        : cl->p.tls == SMTP_TLS_DANE ? "validation-failure"
+        : v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH
+            ? "certificate-host-mismatch"
+        : v == X509_V_ERR_CERT_HAS_EXPIRED ? "certificate-expired" : "certificate-not-trusted";
     cl->info.verify_error = cl->verify_error;
     log_info("delivery", "tls",
              "session=%s peer=%s host=%s policy=%s version=%s cipher=%s verified=%s%s%s",
@@ -426,7 +445,9 @@ static void later_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct smtp_client *cl = arg;
+    enter(cl);
     txn_finish(cl);
+    leave(cl);
 }
 
 /* A refusal of our own, before anything is sent: `done` runs from the loop,
@@ -471,7 +492,11 @@ void smtp_client_send(struct smtp_client *cl, struct smtp_client_txn *txn)
     }
     if (txn->requiretls &&
         !(in->tls && in->tls_verified && in->requiretls && cl->p.authenticated_mx)) {
-        refuse_txn(cl, 550, "5.7.30",
+        /* RFC 8689 §4.2.1: only to an MX found through DNSSEC or MTA-STS,
+         * over verified TLS, to a server that offers REQUIRETLS. A TLS
+         * problem of this connection may pass; the others are final. */
+        bool tls_only = cl->p.authenticated_mx && in->requiretls;
+        refuse_txn(cl, tls_only ? 450 : 550, tls_only ? "4.7.30" : "5.7.30",
                    !cl->p.authenticated_mx
                        ? "REQUIRETLS: the receiving server was found without DNSSEC or MTA-STS"
                    : !in->requiretls ? "REQUIRETLS: the receiving server does not support it"
@@ -592,12 +617,23 @@ static bool body_pump(struct smtp_client *cl)
 
 static void body_drained(struct conn *c, void *ctx);
 
+/* The whole message is out: the server's verdict may take the data
+ * timeout from now (RFC 5321 §4.5.3.2.6), not from when it was queued. */
+static void data_sent(struct conn *c, void *ctx)
+{
+    struct smtp_client *cl = ctx;
+    enter(cl);
+    if (!cl->dead && cl->txn && cl->qlen && cl->queue[cl->qhead] == X_END)
+        conn_set_idle_timeout(c, cl->p.data_timeout_ms);
+    leave(cl);
+}
+
 static void body_continue(struct smtp_client *cl)
 {
     if (body_pump(cl)) {
         cl->st = S_TXN;
         expect(cl, X_END);
-        conn_set_idle_timeout(cl->c, cl->p.data_timeout_ms);
+        conn_set_drain(cl->c, 0, data_sent);
     } else {
         conn_set_drain(cl->c, BODY_LOW, body_drained);
     }
@@ -605,10 +641,14 @@ static void body_continue(struct smtp_client *cl)
 
 static void body_drained(struct conn *c, void *ctx)
 {
-    (void)c;
     struct smtp_client *cl = ctx;
-    if (cl->st == S_BODY)
+    enter(cl);
+    if (!cl->dead && cl->st == S_BODY) {
+        /* The peer is taking the message: that is progress, not idleness. */
+        conn_set_idle_timeout(c, cl->p.command_timeout_ms);
         body_continue(cl);
+    }
+    leave(cl);
 }
 
 static void start_body(struct smtp_client *cl)
@@ -672,16 +712,29 @@ static void txn_reply(struct smtp_client *cl, const struct smtp_reply *r)
             /* A server that says go ahead with no recipient: end at once. */
             conn_write(cl->c, str_from_cstr(".\r\n"));
             expect(cl, X_END_VOID);
-        } else {
+        } else if (r->code >= 400) {
             if (cl->mail_ok)
                 for (int i = 0; i < t->nrcpts; i++)
                     if (!t->rcpts[i].code)
                         set_rcpt(&t->rcpts[i], r->code, r->enhanced, line);
             conn_printf(cl->c, "RSET\r\n");
             expect(cl, X_RSET);
+        } else {
+            /* A success to DATA is no answer to DATA: the replies are out
+             * of step, and nothing may be taken as delivered. */
+            free(line);
+            fail_session(cl, 0, "the server's reply to DATA was neither 354 nor a refusal",
+                         false);
+            return;
         }
         break;
     case X_END:
+        if (r->code < 200 || (r->code >= 300 && r->code < 400)) {
+            free(line);
+            fail_session(cl, 0, "the server's reply to the end of the message was not final",
+                         false);
+            return;
+        }
         for (int i = 0; i < t->nrcpts; i++)
             if (!t->rcpts[i].code)
                 set_rcpt(&t->rcpts[i], r->code, r->enhanced, line);
@@ -706,9 +759,12 @@ static void txn_finish(struct smtp_client *cl)
     buf_init(&cl->down, 0);
     if (cl->st != S_QUIT && cl->st != S_DONE)
         cl->st = S_READY;
-    cl->depth++;
+    cl->txn_ended_in_read = true;
+    if (cl->c)
+        conn_set_idle_timeout(cl->c, cl->p.command_timeout_ms);
+    enter(cl);
     cl->h->done(cl->ctx, cl, t);
-    cl->depth--;
+    leave(cl);
 }
 
 /* ---- the session ---- */
@@ -716,6 +772,25 @@ static void txn_finish(struct smtp_client *cl)
 static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
 {
     bool ok = r->code >= 200 && r->code < 300;
+    if (cl->st == S_BODY || (r->code == 421 && cl->st != S_QUIT)) {
+        /* The server's last word (RFC 5321 §3.8: 421 closes; a reply in
+         * the middle of the message is its verdict on it, such as 552 too
+         * big): the transaction's recipients take it, and the connection
+         * ends without another byte into the message stream. */
+        char *line = reply_line(r);
+        if (cl->txn)
+            for (int i = 0; i < cl->txn->nrcpts; i++)
+                if (!cl->txn->rcpts[i].code)
+                    set_rcpt(&cl->txn->rcpts[i], r->code >= 400 ? r->code : 0, r->enhanced,
+                             line);
+        cl->closing = true;
+        cl->fail_code = r->code;
+        free(cl->fail_reply);
+        cl->fail_reply = line;
+        conn_close(cl->c, r->code == 421 ? "the server is closing (421)"
+                                         : "the server answered during the message");
+        return;
+    }
     switch (cl->st) {
     case S_GREETING:
         if (r->code != 220) {
@@ -741,6 +816,7 @@ static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
             return;
         }
         if (!conn_is_tls(cl->c) && tls_required(cl)) {
+            cl->info.tls_result = "starttls-not-supported";
             fail_session(cl, 0, "the server does not offer STARTTLS, and TLS is required", true);
             return;
         }
@@ -756,6 +832,7 @@ static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
         cl->info.pipelining = cl->info.chunking = cl->info.eightbit = false;
         cl->info.smtputf8 = cl->info.dsn = cl->info.requiretls = false;
         if (tls_required(cl)) {
+            cl->info.tls_result = "starttls-not-supported";
             fail_session(cl, 0, "the server does not offer STARTTLS, and TLS is required", true);
             return;
         }
@@ -764,6 +841,7 @@ static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
     case S_STARTTLS:
         if (r->code != 220) {
             if (tls_required(cl)) {
+                cl->info.tls_result = "starttls-not-supported";
                 char *line = reply_line(r);
                 char *why = xasprintf("STARTTLS refused: %s", line);
                 fail_session(cl, 0, why, true);
@@ -806,8 +884,9 @@ static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
 static void on_read(struct conn *c, void *ctx, struct str bytes)
 {
     struct smtp_client *cl = ctx;
-    cl->depth++;
-    while (bytes.len && !cl->closing && cl->st != S_DONE) {
+    enter(cl);
+    cl->txn_ended_in_read = false;
+    while (bytes.len && !cl->closing && !cl->dead && cl->st != S_DONE) {
         struct smtp_reply r;
         const char *err = NULL;
         enum smtp_reply_status s = smtp_reply_read(&cl->rr, &bytes, &r, &err);
@@ -822,33 +901,91 @@ static void on_read(struct conn *c, void *ctx, struct str bytes)
             break;
         }
         enum state before = cl->st;
+        cl->txn_ended_in_read = false;
         session_reply(cl, &r);
         smtp_reply_free(&r);
+        if (cl->dead || cl->closing)
+            break;
         if (before == S_STARTTLS && cl->st == S_TLS)
             break; /* the rest came in plaintext: dropped (conn_starttls) */
+        if (cl->txn_ended_in_read &&
+            (bytes.len || cl->rr.started || linereader_pending(&cl->rr.lr))) {
+            /* Replies after the last one we asked for: they would be taken
+             * as the answers to the next message's commands. */
+            log_info("delivery", "protocol-error", "session=%s host=%s reason=%s", conn_id(c),
+                     cl->host, log_q("replies nobody asked for"));
+            fail_session(cl, 0, "the server sent replies nobody asked for", false);
+            break;
+        }
     }
-    cl->depth--;
+    leave(cl);
 }
 
 static void on_connected(struct conn *c, void *ctx)
 {
     struct smtp_client *cl = ctx;
+    enter(cl);
     cl->st = S_GREETING;
     conn_set_idle_timeout(c, cl->p.command_timeout_ms);
     if (cl->p.implicit_tls)
         start_tls(cl);
+    leave(cl);
 }
 
 static void on_tls_ready(struct conn *c, void *ctx)
 {
     (void)c;
-    tls_done(ctx);
+    struct smtp_client *cl = ctx;
+    enter(cl);
+    tls_done(cl);
+    leave(cl);
+}
+
+static void client_free(struct smtp_client *cl)
+{
+    smtp_reply_reader_free(&cl->rr);
+    buf_free(&cl->down);
+    if (cl->later)
+        event_free(cl->later);
+    if (cl->p.ssl_ctx)
+        SSL_CTX_free(cl->p.ssl_ctx);
+    free(cl->queue);
+    free(cl->mail_reply);
+    free(cl->fail_reply);
+    free(cl->verify_error);
+    free(cl->peer);
+    free(cl->host);
+    free(cl->tls_name);
+    free(cl->helo);
+    wipe_password(cl);
+    free(cl->auth_user);
+    for (int i = 0; i < cl->ntlsa; i++)
+        free((void *)cl->tlsa[i].data);
+    free(cl->tlsa);
+    free(cl);
+}
+
+/* Around every entry from the loop: the client may be closed (and the
+ * runner told) deep inside, and must outlive the frames that still use it. */
+static void enter(struct smtp_client *cl)
+{
+    cl->depth++;
+}
+
+/* Returns true when the client is gone (freed, or to be freed). */
+static bool leave(struct smtp_client *cl)
+{
+    bool dead = cl->dead;
+    if (--cl->depth == 0 && dead)
+        client_free(cl);
+    return dead;
 }
 
 static void on_closed(struct conn *c, void *ctx, const char *reason)
 {
     (void)c;
     struct smtp_client *cl = ctx;
+    enter(cl);
     bool was_ready = cl->ready_sent;
     enum state was = cl->st;
     if (cl->txn) {
@@ -863,49 +1000,31 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
         free(why);
         cl->st = S_DONE;
         txn_finish(cl);
-        cl->st = was;
     }
     if (!cl->fail_reply && !was_ready) {
-        if (cl->st == S_TLS)
+        if (was == S_TLS) {
             cl->tls_failed = true;
+            cl->info.tls_result = "validation-failure"; /* the handshake itself failed */
+        }
         cl->fail_reply = xasprintf("%s (%s): %s", cl->host, cl->peer, reason);
     }
     cl->st = S_DONE;
     cl->c = NULL;
+    cl->dead = true;
     cl->h->closed(cl->ctx, cl, was_ready, cl->fail_code, cl->fail_reply, cl->tls_failed);
-    smtp_reply_reader_free(&cl->rr);
-    buf_free(&cl->down);
-    if (cl->later)
-        event_free(cl->later);
-    free(cl->queue);
-    free(cl->mail_reply);
-    free(cl->fail_reply);
-    free(cl->verify_error);
-    free(cl->peer);
-    free(cl->host);
-    free(cl->tls_name);
-    free(cl->helo);
-    if (cl->auth_password) {
-        OPENSSL_cleanse(cl->auth_password, strlen(cl->auth_password));
-        free(cl->auth_password);
-    }
-    free(cl->auth_user);
-    for (int i = 0; i < cl->ntlsa; i++)
-        free((void *)cl->tlsa[i].data);
-    free(cl->tlsa);
-    free(cl);
+    leave(cl);
 }
 
 static void on_timeout(struct conn *c, void *ctx)
 {
     struct smtp_client *cl = ctx;
-    conn_close(c, cl->st == S_BODY ? "timed out sending the message" : "timed out waiting for a reply");
+    conn_close(c, cl->st == S_BODY ? "timed out sending the message"
+                                   : "timed out waiting for a reply");
 }
 
 static void on_shutdown(struct conn *c, void *ctx)
 {
-    struct smtp_client *cl = ctx;
-    (void)cl;
+    (void)ctx;
     conn_close(c, "shutting down");
 }
 
@@ -943,6 +1062,10 @@ struct smtp_client *smtp_client_connect(struct event_base *base, const struct so
 {
     struct smtp_client *cl = xcalloc(1, sizeof(*cl));
     cl->p = *p;
+    /* Ours for the client's life: a reload may free the runner's. */
+    SSL_CTX_up_ref(p->ssl_ctx);
+    cl->p.source = NULL; /* used for the connect only */
+    cl->p.auth_password = NULL;
     cl->host = xstrdup(p->host ? p->host : "");
     cl->tls_name = p->tls_name ? xstrdup(p->tls_name) : NULL;
     cl->helo = xstrdup(p->helo);
@@ -973,19 +1096,7 @@ struct smtp_client *smtp_client_connect(struct event_base *base, const struct so
     cl->c = conn_connect(base, addr, p->source, p->connect_timeout_ms, &client_handler, cl,
                          error_r);
     if (!cl->c) {
-        smtp_reply_reader_free(&cl->rr);
-        buf_free(&cl->down);
-        event_free(cl->later);
-        free(cl->peer);
-        free(cl->host);
-        free(cl->tls_name);
-        free(cl->helo);
-        free(cl->auth_user);
-        free(cl->auth_password);
-        for (int i = 0; i < cl->ntlsa; i++)
-            free((void *)cl->tlsa[i].data);
-        free(cl->tlsa);
-        free(cl);
+        client_free(cl);
         return NULL;
     }
     cl->info.id = conn_id(cl->c);

@@ -97,6 +97,8 @@ struct smtp_client_info {
     bool tls_verified;              /* the certificate checked out (name or DANE) */
     const char *tls_version, *tls_cipher;
     const char *verify_error;       /* why not verified, or NULL */
+    const char *tls_result;         /* for TLS reports (RFC 8460 §4.3): "success" or a
+                                       failure type; NULL: no TLS was tried */
     bool pipelining, chunking, eightbit, smtputf8, dsn, requiretls, size;
     uint64_t size_limit;            /* 0: none announced */
 };

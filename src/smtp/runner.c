@@ -22,7 +22,7 @@
 #include "smtp/mtasts_fetch.h"
 #include "smtp/report.h"
 
-/* Recipients leased per scan; the scan repeats at once when it got this
+/* Messages leased per scan; the scan repeats at once when it got this
  * many. */
 #define LEASE_BATCH 500
 /* No new lease while this many recipients wait for a connection. */
@@ -67,6 +67,8 @@ struct dest {
     struct dest *next;
     char *name;               /* the domain (A-label, lowercase), or the relay */
     bool relay;
+    int relay_port;           /* the relay's, as configured when this was made */
+    int fail_streak;          /* attempts that failed before a session, in a row */
     struct unit *head, *tail;
     int npending;
     int nattempts;            /* connections being made or in use */
@@ -98,11 +100,14 @@ struct runner {
     int relay_port;
     char *relay_password;
     struct event *scan_ev, *poll_ev;
+    struct event *flush_ev;   /* records the outcomes collected (soon, or after a failure) */
     bool scanning, rescan, stopping;
     struct dest *dests;
     int nattempts;
     struct attempt *attempts;
     struct sts_entry *sts;
+    struct store_tls_result *tls; /* TLS sessions' results to record */
+    int ntls, tlscap;
     int waiting;              /* recipients in units not yet sent */
     /* Outcomes waiting to be recorded, and the batch being recorded. */
     struct report_outcome *out;
@@ -246,13 +251,18 @@ static void outcome_add(struct runner *r, const struct qmsg *m, const struct qrc
                  log_q(q->address), remote ? remote : "-", o->attempts,
                  (long long)(now - m->created), o->expired ? " expired=yes" : "",
                  log_q(reply ? reply : "-"));
-    flush(r);
+    /* Recorded from the loop, never from inside the caller's frame: the
+     * caller may still set fields of this outcome, and batches grow. */
+    if (!r->flushing && !event_pending(r->flush_ev, EV_TIMEOUT, NULL))
+        event_active(r->flush_ev, 0, 0);
 }
 
 struct flush_job {
     struct runner *r;
     struct report_outcome *out;
     int n;
+    struct store_tls_result *tls;
+    int ntls;
     struct report_env renv;
     char *error;
     int result;
@@ -279,6 +289,22 @@ static void flush_work(void *arg)
     }
     j->result = store_queue_record(j->renv.store, res, j->n, &j->error);
     free(res);
+    char *err = NULL;
+    if (store_queue_tls_count(j->renv.store, j->tls, j->ntls, &err) != STORE_OK)
+        log_error("delivery", "tls-record-failed", "results=%d error=%s", j->ntls,
+                  log_q(err ? err : "?"));
+    free(err);
+}
+
+static void tls_results_free(struct store_tls_result *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free((char *)t[i].domain);
+        free((char *)t[i].policy);
+        free((char *)t[i].mx);
+        free((char *)t[i].result);
+    }
+    free(t);
 }
 
 static void flush_done(void *arg)
@@ -287,10 +313,24 @@ static void flush_done(void *arg)
     struct runner *r = j->r;
     r->jobs--;
     r->flushing = false;
+    tls_results_free(j->tls, j->ntls);
     if (j->result != STORE_OK) {
-        /* The leases stay: the recipients are tried again after a restart. */
-        log_error("delivery", "record-failed", "outcomes=%d error=%s", j->n,
+        /* Kept and tried again (a busy or full disk passes): recording is
+         * idempotent; a report queued before the failure may go twice. */
+        log_error("delivery", "record-failed", "outcomes=%d error=%s retry=5s", j->n,
                   log_q(j->error ? j->error : "?"));
+        if (r->nout + j->n > r->outcap) {
+            r->outcap = r->nout + j->n;
+            r->out = xrealloc(r->out, sizeof(*r->out) * (size_t)r->outcap);
+        }
+        memcpy(r->out + r->nout, j->out, sizeof(*r->out) * (size_t)j->n);
+        r->nout += j->n;
+        free(j->out);
+        free(j->error);
+        free(j);
+        struct timeval tv = { 5, 0 };
+        event_add(r->flush_ev, &tv);
+        return;
     }
     bool reports = false;
     for (int i = 0; i < j->n && j->result == STORE_OK; i++)
@@ -298,7 +338,7 @@ static void flush_done(void *arg)
     free(j->error);
     report_outcomes_free(j->out, j->n);
     free(j);
-    if (r->nout)
+    if (r->nout && !event_pending(r->flush_ev, EV_TIMEOUT, NULL))
         flush(r);
     if (reports)
         scan(r); /* the reports just queued */
@@ -306,7 +346,7 @@ static void flush_done(void *arg)
 
 static void flush(struct runner *r)
 {
-    if (r->flushing || r->nout == 0)
+    if (r->flushing || (r->nout == 0 && r->ntls == 0))
         return;
     struct flush_job *j = xcalloc(1, sizeof(*j));
     j->r = r;
@@ -314,6 +354,10 @@ static void flush(struct runner *r)
     j->n = r->nout;
     r->out = NULL;
     r->nout = r->outcap = 0;
+    j->tls = r->tls;
+    j->ntls = r->ntls;
+    r->tls = NULL;
+    r->ntls = r->tlscap = 0;
     j->renv = (struct report_env){
         .store = r->env.store,
         .hostname = r->cfg->server_hostname,
@@ -333,6 +377,7 @@ static struct dest *dest_get(struct runner *r, const char *name, bool relay)
     struct dest *d = xcalloc(1, sizeof(*d));
     d->name = xstrdup(name);
     d->relay = relay;
+    d->relay_port = r->relay_port;
     d->r = r;
     d->sts_state = relay ? STS_DONE : STS_UNKNOWN;
     d->next = r->dests;
@@ -425,8 +470,10 @@ static void attempt_end(struct attempt *a)
     if (a->q)
         dns_cancel(a->q);
     a->q = NULL;
-    if (!a->ready)
+    if (!a->ready) {
         d->nconnecting--;
+        d->fail_streak++;
+    }
     d->nattempts--;
     r->nattempts--;
     if (a->prev)
@@ -474,6 +521,28 @@ static void attempt_error(struct attempt *a, int code, const char *fmt, ...)
     buf_free(&b);
 }
 
+/* Counts what a TLS session used and how it went (RFC 8460 data). */
+static void tls_note(struct attempt *a, const struct smtp_client_info *in)
+{
+    struct runner *r = a->r;
+    if (!in->tls_result)
+        return;
+    if (r->ntls == r->tlscap) {
+        r->tlscap = r->tlscap ? r->tlscap * 2 : 16;
+        r->tls = xrealloc(r->tls, sizeof(*r->tls) * (size_t)r->tlscap);
+    }
+    r->tls[r->ntls++] = (struct store_tls_result){
+        .when = now_s(),
+        .domain = xstrdup(a->d->name),
+        .policy = xstrdup(a->ntlsa > 0 ? "tlsa"
+                          : a->d->policy ? "sts" : "no-policy-found"),
+        .mx = xstrdup(a->host ? a->host : "-"),
+        .result = xstrdup(in->tls_result),
+    };
+    if (!r->flushing && !event_pending(r->flush_ev, EV_TIMEOUT, NULL))
+        event_active(r->flush_ev, 0, 0);
+}
+
 static void send_next(struct attempt *a)
 {
     struct runner *r = a->r;
@@ -512,6 +581,8 @@ static void on_ready(void *ctx, struct smtp_client *cl)
     (void)cl;
     a->ready = true;
     a->d->nconnecting--;
+    a->d->fail_streak = 0;
+    tls_note(a, smtp_client_info(cl));
     send_next(a);
 }
 
@@ -554,8 +625,9 @@ static void on_closed(void *ctx, struct smtp_client *cl, bool was_ready, int cod
                       const char *reply, bool tls_failed)
 {
     struct attempt *a = ctx;
-    (void)cl;
     a->cl = NULL;
+    if (!was_ready)
+        tls_note(a, smtp_client_info(cl));
     if (was_ready) {
         /* Its work is done or given back; the others go on. */
         attempt_end(a);
@@ -600,7 +672,7 @@ static void attempt_next_addr(struct attempt *a)
         return;
     }
     struct sockaddr_storage ss = a->addrs[a->addr_i];
-    int port = a->d->relay ? r->relay_port : (int)cfg->delivery_port;
+    int port = a->d->relay ? a->d->relay_port : (int)cfg->delivery_port;
     struct sockaddr_storage src;
     const struct sockaddr *source = NULL;
     memset(&src, 0, sizeof(src));
@@ -791,7 +863,9 @@ static void on_mx(void *ctx, const struct dns_mx_result *res)
     default:
         attempt_error(a, 0, "451 4.4.3 DNS lookup of the mail servers of %s failed: %s", d->name,
                       res->a.error ? res->a.error : dns_status_name(res->a.status));
-        dest_fail_all(r, d, STORE_QUEUE_DEFERRED, 451, "4.4.3", a->last_error, true);
+        /* Other attempts under way carry on with what waits. */
+        if (d->nattempts == 1)
+            dest_fail_all(r, d, STORE_QUEUE_DEFERRED, 451, "4.4.3", a->last_error, true);
         attempt_end(a);
         return;
     }
@@ -835,7 +909,7 @@ static void attempt_start(struct runner *r, struct dest *d)
     r->attempts = a;
     if (d->relay) {
         a->hosts = xcalloc(1, sizeof(*a->hosts));
-        a->hosts[0] = xstrdup(r->relay_host);
+        a->hosts[0] = xstrdup(d->name); /* the relay's host, kept across reloads */
         a->nhosts = 1;
         attempt_next_host(a);
         return;
@@ -865,6 +939,41 @@ static void sts_remember(struct runner *r, const char *domain, const struct mtas
         r->sts = e;
     }
     mtasts_policy_copy(&e->p, p);
+}
+
+struct sts_save_job {
+    struct store *store;
+    char *domain;
+    struct buf text;
+};
+
+static void sts_save_work(void *arg)
+{
+    struct sts_save_job *j = arg;
+    char *err = NULL;
+    if (store_queue_sts_save(j->store, j->domain, buf_cstr(&j->text), &err) != STORE_OK)
+        log_error("delivery", "mta-sts-save-failed", "domain=%s error=%s", j->domain,
+                  log_q(err ? err : "?"));
+    free(err);
+}
+
+static void sts_save_done(void *arg)
+{
+    struct sts_save_job *j = arg;
+    free(j->domain);
+    buf_free(&j->text);
+    free(j);
+}
+
+/* Keeps a fetched policy across restarts. */
+static void sts_save(struct runner *r, const char *domain, const struct mtasts_policy *p)
+{
+    struct sts_save_job *j = xcalloc(1, sizeof(*j));
+    j->store = r->env.store;
+    j->domain = xstrdup(domain);
+    buf_init(&j->text, 0);
+    mtasts_policy_serialize(p, &j->text);
+    workers_submit(r->env.workers, sts_save_work, sts_save_done, j);
 }
 
 /* The destination's policy is known (p NULL: none): attempts may start. */
@@ -904,6 +1013,7 @@ static void on_sts_fetched(void *ctx, enum mtasts_fetch_result result,
         snprintf(p.id, sizeof(p.id), "%s", d->sts_id);
         p.fetched_at = (long long)now_s();
         sts_remember(r, d->name, &p);
+        sts_save(r, d->name, &p);
         sts_done(d, &p, "fetched", NULL);
         mtasts_policy_free(&p);
         return;
@@ -981,8 +1091,10 @@ static void dest_pump(struct runner *r, struct dest *d)
     if (d->sts_state == STS_PENDING)
         return;
     /* A new connection only when work waits that the connections being
-     * made will not take. */
+     * made will not take; and while connections fail before a session
+     * (a server limiting how many of us it talks to), one at a time. */
     while (!r->stopping && d->npending > d->nconnecting &&
+           !(d->fail_streak > 0 && d->nattempts > 0) &&
            d->nattempts < cfg->queue_max_connections_per_domain &&
            r->nattempts < cfg->queue_max_connections)
         attempt_start(r, d);
@@ -1009,8 +1121,7 @@ struct scan_job {
     char **data;
     size_t *len;
     signed char **local;      /* 1 local (done here), 0 remote, -1 unknown user */
-    struct report_outcome *out;   /* outcomes of local deliveries */
-    int nout, outcap;
+    bool forwarded;           /* local delivery queued mail for an alias's outside targets */
     char *error;
     int result;
 };
@@ -1070,9 +1181,14 @@ static void scan_work(void *arg)
             char *err = NULL;
             struct arena *ra = arena_new(0);
             if (store_resolve(j->r->env.store, ra, q->rcpts[k].address, &res, &err) != STORE_OK) {
+                /* Not "remote": a busy database must not send our own
+                 * users' mail to our own MX (a loop). Tried again later. */
+                log_info("delivery", "local-failed", "id=%s rcpt=%s error=%s", q->id,
+                         log_q(q->rcpts[k].address), log_q(err));
                 free(err);
                 arena_free(ra);
-                continue; /* remote, as far as we can tell */
+                j->local[i][k] = 2;
+                continue;
             }
             if (res.status == STORE_RCPT_UNKNOWN_USER)
                 j->local[i][k] = -1;
@@ -1081,9 +1197,36 @@ static void scan_work(void *arg)
             if (j->local[i][k] == 1) {
                 int worst = STORE_OK;
                 char *why = NULL;
+                /* An alias's outside targets go on the queue as a message of
+                 * their own (the alias as their ORCPT), like mail forwarded
+                 * by our SMTP service. */
+                struct store_queue_rcpt *ext = xcalloc((size_t)res.ntargets + 1, sizeof(*ext));
+                int next = 0;
+                for (int t = 0; t < res.ntargets; t++)
+                    if (res.targets[t].account_id <= 0)
+                        ext[next++] = (struct store_queue_rcpt){
+                            .address = res.targets[t].address, .notify = q->rcpts[k].notify,
+                            .orcpt_type = "rfc822", .orcpt = q->rcpts[k].address };
+                if (next) {
+                    struct store_queue_msg fwd = {
+                        .sender = q->sender, .origin = "forward", .envid = q->envid,
+                        .ret = q->ret, .body = q->body, .smtputf8 = q->smtputf8,
+                        .requiretls = q->requiretls, .data = j->data[i], .len = j->len[i],
+                        .rcpts = ext, .nrcpts = next };
+                    char fid[STORE_QUEUE_ID_LEN + 1];
+                    int fr = store_queue_add(j->r->env.store, &fwd, fid, &err);
+                    if (fr != STORE_OK) {
+                        worst = fr;
+                        why = err;
+                        err = NULL;
+                    } else {
+                        j->forwarded = true;
+                    }
+                }
+                free(ext);
                 for (int t = 0; t < res.ntargets; t++) {
                     if (res.targets[t].account_id <= 0)
-                        continue; /* an alias to outside: not followed from the queue */
+                        continue; /* queued above */
                     struct store_acct *acct;
                     int rr = store_acct_take(j->r->env.store, res.targets[t].account_id, &acct,
                                              &err);
@@ -1209,7 +1352,7 @@ static void scan_done(void *arg)
         log_debug("delivery", "scan", "leased=%d messages=%d waiting=%d", j->leased, j->njobs,
                   r->waiting);
     }
-    bool again = j->result == STORE_OK && j->leased >= LEASE_BATCH;
+    bool again = j->result == STORE_OK && (j->njobs >= LEASE_BATCH || j->forwarded);
     free(j->data);
     free(j->len);
     free(j->local);
@@ -1242,6 +1385,13 @@ static void scan(struct runner *r)
     workers_submit(r->env.workers, scan_work, scan_done, j);
 }
 
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    flush(arg);
+}
+
 static void scan_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -1255,12 +1405,23 @@ struct release_job {
     struct runner *r;
     int result;
     char *error;
+    struct buf sts;           /* kept MTA-STS policies: "domain\0policy\0" pairs */
 };
+
+static int sts_row(void *ctx, const char *domain, const char *policy)
+{
+    struct buf *b = ctx;
+    buf_append(b, domain, strlen(domain) + 1);
+    buf_append(b, policy, strlen(policy) + 1);
+    return 0;
+}
 
 static void release_work(void *arg)
 {
     struct release_job *j = arg;
     j->result = store_queue_release_leases(j->r->env.store, &j->error);
+    if (j->result == STORE_OK)
+        j->result = store_queue_sts_load(j->r->env.store, sts_row, &j->sts, &j->error);
 }
 
 static void release_done(void *arg)
@@ -1270,6 +1431,23 @@ static void release_done(void *arg)
     r->jobs--;
     if (j->result != STORE_OK)
         log_error("delivery", "release-failed", "error=%s", log_q(j->error ? j->error : "?"));
+    /* The policies kept by the previous run stay in force (RFC 8461 §5.1:
+     * a restart must not open a downgrade window). */
+    for (size_t at = 0; at < j->sts.len;) {
+        const char *domain = j->sts.p + at;
+        at += strlen(domain) + 1;
+        const char *text = j->sts.p + at;
+        at += strlen(text) + 1;
+        struct mtasts_policy p;
+        char *err = NULL;
+        if (mtasts_policy_deserialize(str_from_cstr(text), &p, &err) == 0) {
+            if (!mtasts_policy_expired(&p, (long long)now_s()))
+                sts_remember(r, domain, &p);
+            mtasts_policy_free(&p);
+        }
+        free(err);
+    }
+    buf_free(&j->sts);
     free(j->error);
     free(j);
     struct timeval tv = { POLL_MS / 1000, (POLL_MS % 1000) * 1000 };
@@ -1333,8 +1511,10 @@ struct runner *runner_new(const struct runner_env *env, char **error_r)
     }
     r->scan_ev = event_new(env->base, -1, 0, scan_cb, r);
     r->poll_ev = event_new(env->base, -1, EV_PERSIST, scan_cb, r);
+    r->flush_ev = event_new(env->base, -1, 0, flush_cb, r);
     struct release_job *j = xcalloc(1, sizeof(*j));
     j->r = r;
+    buf_init(&j->sts, 0);
     r->jobs++;
     workers_submit(env->workers, release_work, release_done, j);
     return r;
@@ -1412,8 +1592,10 @@ void runner_free(struct runner *r)
         free(e);
     }
     report_outcomes_free(r->out, r->nout);
+    tls_results_free(r->tls, r->ntls);
     event_free(r->scan_ev);
     event_free(r->poll_ev);
+    event_free(r->flush_ev);
     if (r->ssl_ctx)
         SSL_CTX_free(r->ssl_ctx);
     free(r->relay_host);

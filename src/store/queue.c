@@ -17,7 +17,7 @@
 #include "store/db.h"
 #include "store/fs.h"
 
-#define QUEUE_SCHEMA_VERSION 2
+#define QUEUE_SCHEMA_VERSION 3
 
 static const char queue_schema[] =
     "CREATE TABLE queue_messages ("
@@ -48,13 +48,22 @@ static const char queue_schema[] =
     "  delay_notified INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX queue_recipients_message ON queue_recipients(message_id);"
     "CREATE INDEX queue_recipients_due ON queue_recipients(state, next_attempt);"
-    "PRAGMA user_version = 2;";
+    "CREATE TABLE mta_sts (domain TEXT PRIMARY KEY, policy TEXT NOT NULL);"
+    "CREATE TABLE tls_results (day TEXT NOT NULL, domain TEXT NOT NULL, policy TEXT NOT NULL,"
+    "  mx TEXT NOT NULL, result TEXT NOT NULL, count INTEGER NOT NULL,"
+    "  PRIMARY KEY (day, domain, policy, mx, result));"
+    "PRAGMA user_version = 3;";
 
 /* From each older schema to the next. */
 static const char *const queue_upgrades[QUEUE_SCHEMA_VERSION] = {
     [1] = "ALTER TABLE queue_recipients ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;"
           "ALTER TABLE queue_recipients ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;"
           "PRAGMA user_version = 2;",
+    [2] = "CREATE TABLE mta_sts (domain TEXT PRIMARY KEY, policy TEXT NOT NULL);"
+          "CREATE TABLE tls_results (day TEXT NOT NULL, domain TEXT NOT NULL,"
+          "  policy TEXT NOT NULL, mx TEXT NOT NULL, result TEXT NOT NULL,"
+          "  count INTEGER NOT NULL, PRIMARY KEY (day, domain, policy, mx, result));"
+          "PRAGMA user_version = 3;",
 };
 
 static char *queue_dir(struct store *s)
@@ -419,8 +428,16 @@ int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
                            "r.delay_notified, m.id, m.sender, m.origin, m.account_id, m.envid, "
                            "m.ret, m.body, m.smtputf8, m.requiretls, m.size, m.created "
                            "FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id "
-                           "WHERE r.state = 'queued' AND r.next_attempt <= ? AND r.leased = 0 "
-                           "AND m.held = 0 ORDER BY r.next_attempt, m.id, r.id LIMIT ?",
+                           "WHERE r.state = 'queued' AND r.next_attempt <= ?1 AND r.leased = 0 "
+                           "AND m.held = 0 AND r.message_id IN ("
+                           /* Whole messages, so that a message's recipients at one
+                            * destination go in one transaction. */
+                           "  SELECT r2.message_id FROM queue_recipients r2 "
+                           "  JOIN queue_messages m2 ON m2.id = r2.message_id "
+                           "  WHERE r2.state = 'queued' AND r2.next_attempt <= ?1 "
+                           "  AND r2.leased = 0 AND m2.held = 0 "
+                           "  GROUP BY r2.message_id ORDER BY min(r2.next_attempt) LIMIT ?2) "
+                           "ORDER BY r.next_attempt, m.id, r.id",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->qdb, "UPDATE queue_recipients SET leased = 1 WHERE id = ?", -1,
                            &up, NULL) != SQLITE_OK) {
@@ -477,14 +494,16 @@ int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
         rc_->orcpt = arena_col(a, st, 4);
         rc_->attempts = sqlite3_column_int(st, 5);
         rc_->delay_notified = sqlite3_column_int(st, 6) != 0;
-        sqlite3_reset(up);
-        sqlite3_bind_int64(up, 1, rc_->id);
-        if (sqlite3_step(up) != SQLITE_DONE) {
-            rc = SQLITE_ERROR;
-            break;
-        }
     }
     sqlite3_finalize(st);
+    /* Marked after the read, not while stepping through the same table. */
+    for (int i = 0; i < n && rc == SQLITE_DONE; i++)
+        for (int k = 0; k < jobs[i].nrcpts && rc == SQLITE_DONE; k++) {
+            sqlite3_reset(up);
+            sqlite3_bind_int64(up, 1, jobs[i].rcpts[k].id);
+            if (sqlite3_step(up) != SQLITE_DONE)
+                rc = SQLITE_ERROR;
+        }
     sqlite3_finalize(up);
     if (rc != SQLITE_DONE) {
         *error_r = qerror(s, what);
@@ -597,17 +616,25 @@ int store_queue_record(struct store *s, const struct store_queue_result *res, in
         if (rc != SQLITE_DONE)
             r = STORE_ERR_IO;
     }
-    for (int k = 0; k < ntouched && r == STORE_OK; k++) {
-        bool removed;
-        r = remove_if_done(s, touched[k], &removed);
-        if (removed)
-            gone[ngone++] = xstrdup(touched[k]);
-    }
 out:
     if (r != STORE_OK)
         *error_r = qerror(s, what);
     sqlite3_finalize(up);
     r = q_end(s, r, what, error_r);
+    /* Finished messages leave in a transaction of their own, made durable
+     * before their files go: a removal lost to a power failure after the
+     * unlink would bring back rows without a file. */
+    if (r == STORE_OK && ntouched > 0 && (r = q_begin(s, true, what, error_r)) == STORE_OK) {
+        for (int k = 0; k < ntouched && r == STORE_OK; k++) {
+            bool removed;
+            r = remove_if_done(s, touched[k], &removed);
+            if (removed)
+                gone[ngone++] = xstrdup(touched[k]);
+        }
+        if (r != STORE_OK)
+            *error_r = qerror(s, what);
+        r = q_end(s, r, what, error_r);
+    }
     if (r == STORE_OK)
         unlink_queued(s, gone, ngone);
     free_ids(touched, ntouched);
@@ -703,4 +730,93 @@ int store_queue_drop(struct store *s, const char *id, int *count_r, char **error
         free_ids(ids, *count_r);
     }
     return r;
+}
+
+/* ---- kept for the TLS policy: MTA-STS policies and TLS results ---- */
+
+int store_queue_sts_load(struct store *s, int (*cb)(void *ctx, const char *domain,
+                                                    const char *policy),
+                         void *ctx, char **error_r)
+{
+    int r = q_lock(s, error_r);
+    if (r != STORE_OK)
+        return r;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->qdb, "SELECT domain, policy FROM mta_sts", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (cb(ctx, col_text(st, 0), col_text(st, 1)) != 0) {
+                rc = SQLITE_DONE;
+                break;
+            }
+    if (rc != SQLITE_DONE) {
+        *error_r = qerror(s, "cannot read the MTA-STS policies");
+        r = STORE_ERR_IO;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->qlock);
+    return r;
+}
+
+int store_queue_sts_save(struct store *s, const char *domain, const char *policy,
+                         char **error_r)
+{
+    const char *what = "cannot keep an MTA-STS policy";
+    int r = q_begin(s, false, what, error_r);
+    if (r != STORE_OK)
+        return r;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->qdb, policy ? "INSERT OR REPLACE INTO mta_sts VALUES (?1, ?2)"
+                                          : "DELETE FROM mta_sts WHERE domain = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        *error_r = qerror(s, what);
+        return q_end(s, STORE_ERR_IO, what, error_r);
+    }
+    sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+    if (policy)
+        sqlite3_bind_text(st, 2, policy, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        *error_r = qerror(s, what);
+        r = STORE_ERR_IO;
+    }
+    sqlite3_finalize(st);
+    return q_end(s, r, what, error_r);
+}
+
+int store_queue_tls_count(struct store *s, const struct store_tls_result *res, int n,
+                          char **error_r)
+{
+    if (n <= 0)
+        return STORE_OK;
+    const char *what = "cannot keep TLS results";
+    int r = q_begin(s, false, what, error_r);
+    if (r != STORE_OK)
+        return r;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->qdb,
+                           "INSERT INTO tls_results VALUES (?1, ?2, ?3, ?4, ?5, 1) "
+                           "ON CONFLICT DO UPDATE SET count = count + 1", -1, &st,
+                           NULL) != SQLITE_OK) {
+        *error_r = qerror(s, what);
+        return q_end(s, STORE_ERR_IO, what, error_r);
+    }
+    for (int i = 0; i < n && r == STORE_OK; i++) {
+        char day[16];
+        time_t t = (time_t)res[i].when;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, res[i].domain, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, res[i].policy, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, res[i].mx, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, res[i].result, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            *error_r = qerror(s, what);
+            r = STORE_ERR_IO;
+        }
+    }
+    sqlite3_finalize(st);
+    return q_end(s, r, what, error_r);
 }

@@ -483,9 +483,9 @@ struct store_queue_job {
 
 struct arena;
 
-/* Leases up to `max` recipients due at `now` (queued, not held, not leased,
- * next_attempt <= now), soonest first, grouped by message into *jobs_r
- * (allocated in `a`). Blocking: workers. */
+/* Leases the recipients due at `now` (queued, not held, not leased,
+ * next_attempt <= now) of up to `max` messages, soonest first, grouped by
+ * message into *jobs_r (allocated in `a`). Blocking: workers. */
 int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
                       struct store_queue_job **jobs_r, int *njobs_r, char **error_r);
 /* Releases every lease (server start-up). */
@@ -510,6 +510,24 @@ struct store_queue_result {
  * that has no recipient left queued, with its file. Blocking: workers. */
 int store_queue_record(struct store *s, const struct store_queue_result *res, int n,
                        char **error_r);
+
+/* MTA-STS policies kept across restarts (RFC 8461 §5.1), as text the
+ * caller makes (smtp/mtasts serializes); NULL policy forgets the domain. */
+int store_queue_sts_load(struct store *s, int (*cb)(void *ctx, const char *domain,
+                                                    const char *policy),
+                         void *ctx, char **error_r);
+int store_queue_sts_save(struct store *s, const char *domain, const char *policy,
+                         char **error_r);
+
+/* What each outbound TLS session used and how it went, counted per day,
+ * domain, policy ("sts", "tlsa", "no-policy-found"), MX host and result
+ * ("success" or an RFC 8460 failure type), for TLS reports. */
+struct store_tls_result {
+    int64_t when;
+    const char *domain, *policy, *mx, *result;
+};
+int store_queue_tls_count(struct store *s, const struct store_tls_result *res, int n,
+                          char **error_r);
 
 /* The message file of queue entry `id` (allocated). */
 char *store_queue_message_path(struct store *s, const char *id);
