@@ -189,3 +189,39 @@ def test_mta_sts_testing_mode_does_not_block(tls_world):
     send(w, "tim@ststest.test", "sts testing")
     assert wait_for(lambda: maildir(w, "tim@ststest.test")), w.srv.log()
     assert "delivery mta-sts domain=ststest.test mode=testing" in w.srv.log()
+
+
+def tls_results(w):
+    import sqlite3
+    db = w.srv.dir / "data" / "queue" / "queue.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        return {(d, p, mx, res) for d, p, mx, res in
+                c.execute("SELECT domain, policy, mx, result FROM tls_results")}
+
+
+def test_tls_results_are_kept_for_reports(tls_world):
+    """RFC 8460 data: per domain, policy type, MX and result."""
+    w = tls_world
+    for to in ("dan@dane.test", "bea@bad.dane.test", "sam@sts.test", "sid@stsbad.test"):
+        send(w, to, "for the report")
+    want = {("dane.test", "tlsa", "mx.dane.test", "success"),
+            ("bad.dane.test", "tlsa", "mxbad.dane.test", "validation-failure"),
+            ("sts.test", "sts", "mx.sts.test", "success"),
+            ("stsbad.test", "sts", "mx.stsbad.test", "certificate-host-mismatch")}
+    assert wait_for(lambda: want <= tls_results(w), timeout=30), (tls_results(w), w.srv.log())
+
+
+def test_an_mta_sts_policy_survives_a_restart(tls_world):
+    w = tls_world
+    send(w, "sam@sts.test", "first")
+    assert wait_for(lambda: maildir(w, "sam@sts.test")), w.srv.log()
+    assert w.srv.stop() == 0
+    # The policy server is gone; the kept policy still holds after a restart.
+    w.https.shutdown()
+    w.https.server_close()
+    w.srv.start(wait=False)
+    w.srv.wait_log(" ready ", count=2)
+    send(w, "sam@sts.test", "second")
+    assert wait_for(lambda: len(maildir(w, "sam@sts.test")) == 2), w.srv.log()
+    assert "delivery mta-sts domain=sts.test mode=enforce id=20261125 source=cache" in w.srv.log()
+    w.https = policy_server(w.sts_cert, w.sts_key)  # for the fixture's teardown
