@@ -30,6 +30,10 @@
 /* RFC 8461 §3.3 suggests a policy fetch be given a minute at most. */
 #define STS_FETCH_TIMEOUT_MS 60000
 
+/* Queued messages up to this size are read into memory; larger ones are
+ * mapped. */
+#define READ_MAX (256u << 10)
+
 /* How often the queue is looked at for mail that became due (a retry time
  * reached, `outpost queue retry` or `release` from the command line). */
 #define POLL_MS 2000
@@ -42,8 +46,9 @@ struct qmsg {
     int64_t account_id, created;
     int ret, body;
     bool smtputf8, requiretls;
-    char *data;               /* the file, mapped read-only */
+    char *data;               /* the file: read, or mapped read-only when large */
     size_t len;
+    bool mapped;
 };
 
 struct qrcpt {
@@ -161,8 +166,10 @@ static void qmsg_unref(struct qmsg *m)
 {
     if (!m || --m->refs > 0)
         return;
-    if (m->data && m->len)
+    if (m->mapped)
         munmap(m->data, m->len);
+    else
+        free(m->data);
     free(m->sender);
     free(m->origin);
     free(m->envid);
@@ -1120,6 +1127,7 @@ struct scan_job {
     /* For each job: the mapped file, and per recipient whether it is ours. */
     char **data;
     size_t *len;
+    bool *mapped;
     signed char **local;      /* 1 local (done here), 0 remote, -1 unknown user */
     bool forwarded;           /* local delivery queued mail for an alias's outside targets */
     char *error;
@@ -1156,6 +1164,7 @@ static void scan_work(void *arg)
         return;
     j->data = xcalloc((size_t)j->njobs + 1, sizeof(*j->data));
     j->len = xcalloc((size_t)j->njobs + 1, sizeof(*j->len));
+    j->mapped = xcalloc((size_t)j->njobs + 1, sizeof(*j->mapped));
     j->local = xcalloc((size_t)j->njobs + 1, sizeof(*j->local));
     for (int i = 0; i < j->njobs; i++) {
         struct store_queue_job *q = &j->jobs[i];
@@ -1165,10 +1174,28 @@ static void scan_work(void *arg)
         free(path);
         struct stat st;
         if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-            void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (p != MAP_FAILED) {
-                j->data[i] = p;
-                j->len[i] = (size_t)st.st_size;
+            size_t size = (size_t)st.st_size;
+            if (size <= READ_MAX) {
+                /* Small messages are read: a mapping costs more to undo
+                 * (munmap's TLB flush) than the copy. */
+                char *p = xmalloc(size);
+                size_t got = 0;
+                ssize_t n = 0;
+                while (got < size && (n = read(fd, p + got, size - got)) > 0)
+                    got += (size_t)n;
+                if (got == size) {
+                    j->data[i] = p;
+                    j->len[i] = size;
+                } else {
+                    free(p);
+                }
+            } else {
+                void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+                if (p != MAP_FAILED) {
+                    j->data[i] = p;
+                    j->len[i] = size;
+                    j->mapped[i] = true;
+                }
             }
         }
         if (fd >= 0)
@@ -1280,6 +1307,7 @@ static void scan_done(void *arg)
             m->requiretls = q->requiretls;
             m->data = j->data[i];
             m->len = j->len[i];
+            m->mapped = j->mapped[i];
             /* Remote recipients by destination, at most
              * max_recipients_per_message per unit. */
             for (int k = 0; k < q->nrcpts; k++) {
@@ -1355,6 +1383,7 @@ static void scan_done(void *arg)
     bool again = j->result == STORE_OK && (j->njobs >= LEASE_BATCH || j->forwarded);
     free(j->data);
     free(j->len);
+    free(j->mapped);
     free(j->local);
     free(j->error);
     arena_free(j->a);

@@ -26,6 +26,8 @@ struct store {
      * transactions (one connection shared by worker threads). */
     pthread_mutex_t qlock;
     sqlite3 *qdb;
+    struct { const char *sql; sqlite3_stmt *st; } qstmts[8]; /* queue.c: q_prepare */
+    int nqstmts;
     unsigned index_delay_ms;           /* store_set_index_delay */
     /* Idle account handles (pool.c), most recently given back first. */
     pthread_mutex_t pool_lock;

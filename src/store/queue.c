@@ -165,9 +165,49 @@ dir_fail:
 
 void queue_close(struct store *s)
 {
+    for (int i = 0; i < s->nqstmts; i++)
+        sqlite3_finalize(s->qstmts[i].st);
+    s->nqstmts = 0;
     if (s->qdb)
         sqlite3_close(s->qdb);
     s->qdb = NULL;
+}
+
+/* The hot statements stay prepared on the queue's connection (under
+ * qlock): preparing them again for every message cost more than running
+ * them. Keyed by the SQL text's address (each is a string literal). */
+static int q_prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+    for (int i = 0; i < s->nqstmts; i++)
+        if (s->qstmts[i].sql == sql) {
+            *st = s->qstmts[i].st;
+            return SQLITE_OK;
+        }
+    int rc = sqlite3_prepare_v3(s->qdb, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return rc;
+    }
+    if (s->nqstmts < (int)(sizeof(s->qstmts) / sizeof(s->qstmts[0]))) {
+        s->qstmts[s->nqstmts].sql = sql;
+        s->qstmts[s->nqstmts++].st = *st;
+    }
+    return SQLITE_OK;
+}
+
+/* Done with a statement from q_prepare: reset for its next use (or
+ * finalized when the cache was full). */
+static void q_release(struct store *s, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < s->nqstmts; i++)
+        if (s->qstmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    sqlite3_finalize(st);
 }
 
 static int insert_rows(struct store *s, const struct store_queue_msg *m, const char *id,
@@ -175,10 +215,10 @@ static int insert_rows(struct store *s, const struct store_queue_msg *m, const c
 {
     sqlite3_stmt *st = NULL;
     int64_t now = (int64_t)time(NULL);
-    if (sqlite3_prepare_v2(s->qdb,
-                           "INSERT INTO queue_messages (id, sender, account_id, origin, envid, "
-                           "ret, body, smtputf8, requiretls, size, created) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+    if (q_prepare(s,
+                  "INSERT INTO queue_messages (id, sender, account_id, origin, envid, "
+                  "ret, body, smtputf8, requiretls, size, created) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st) != SQLITE_OK)
         goto fail;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, m->sender ? m->sender : "", -1, SQLITE_STATIC);
@@ -194,11 +234,10 @@ static int insert_rows(struct store *s, const struct store_queue_msg *m, const c
     sqlite3_bind_int64(st, 11, now);
     if (sqlite3_step(st) != SQLITE_DONE)
         goto fail;
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(s->qdb,
-                           "INSERT INTO queue_recipients (message_id, address, notify, "
-                           "orcpt_type, orcpt, next_attempt) VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
+    q_release(s, st);
+    if (q_prepare(s,
+                  "INSERT INTO queue_recipients (message_id, address, notify, "
+                  "orcpt_type, orcpt, next_attempt) VALUES (?, ?, ?, ?, ?, ?)", &st) != SQLITE_OK)
         goto fail;
     for (int i = 0; i < m->nrcpts; i++) {
         const struct store_queue_rcpt *r = &m->rcpts[i];
@@ -218,11 +257,11 @@ static int insert_rows(struct store *s, const struct store_queue_msg *m, const c
         if (sqlite3_step(st) != SQLITE_DONE)
             goto fail;
     }
-    sqlite3_finalize(st);
+    q_release(s, st);
     return STORE_OK;
 fail:
     *error_r = qerror(s, "cannot queue the message");
-    sqlite3_finalize(st);
+    q_release(s, st);
     return STORE_ERR_IO;
 }
 
@@ -423,26 +462,24 @@ int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
     sqlite3_stmt *st = NULL, *up = NULL;
     /* Grouped by message so that a message's due recipients travel
      * together; the soonest due messages first. */
-    if (sqlite3_prepare_v2(s->qdb,
-                           "SELECT r.id, r.address, r.notify, r.orcpt_type, r.orcpt, r.attempts, "
-                           "r.delay_notified, m.id, m.sender, m.origin, m.account_id, m.envid, "
-                           "m.ret, m.body, m.smtputf8, m.requiretls, m.size, m.created "
-                           "FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id "
-                           "WHERE r.state = 'queued' AND r.next_attempt <= ?1 AND r.leased = 0 "
-                           "AND m.held = 0 AND r.message_id IN ("
-                           /* Whole messages, so that a message's recipients at one
-                            * destination go in one transaction. */
-                           "  SELECT r2.message_id FROM queue_recipients r2 "
-                           "  JOIN queue_messages m2 ON m2.id = r2.message_id "
-                           "  WHERE r2.state = 'queued' AND r2.next_attempt <= ?1 "
-                           "  AND r2.leased = 0 AND m2.held = 0 "
-                           "  GROUP BY r2.message_id ORDER BY min(r2.next_attempt) LIMIT ?2) "
-                           "ORDER BY r.next_attempt, m.id, r.id",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->qdb, "UPDATE queue_recipients SET leased = 1 WHERE id = ?", -1,
-                           &up, NULL) != SQLITE_OK) {
+    if (q_prepare(s,
+                  "SELECT r.id, r.address, r.notify, r.orcpt_type, r.orcpt, r.attempts, "
+                  "r.delay_notified, m.id, m.sender, m.origin, m.account_id, m.envid, "
+                  "m.ret, m.body, m.smtputf8, m.requiretls, m.size, m.created "
+                  "FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id "
+                  "WHERE r.state = 'queued' AND r.next_attempt <= ?1 AND r.leased = 0 "
+                  "AND m.held = 0 AND r.message_id IN ("
+                  /* Whole messages, so that a message's recipients at one
+                   * destination go in one transaction. */
+                  "  SELECT r2.message_id FROM queue_recipients r2 "
+                  "  JOIN queue_messages m2 ON m2.id = r2.message_id "
+                  "  WHERE r2.state = 'queued' AND r2.next_attempt <= ?1 "
+                  "  AND r2.leased = 0 AND m2.held = 0 "
+                  "  GROUP BY r2.message_id ORDER BY min(r2.next_attempt) LIMIT ?2) "
+                  "ORDER BY r.next_attempt, m.id, r.id", &st) != SQLITE_OK ||
+        q_prepare(s, "UPDATE queue_recipients SET leased = 1 WHERE id = ?", &up) != SQLITE_OK) {
         *error_r = qerror(s, what);
-        sqlite3_finalize(st);
+        q_release(s, st);
         return q_end(s, STORE_ERR_IO, what, error_r);
     }
     sqlite3_bind_int64(st, 1, now);
@@ -495,7 +532,7 @@ int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
         rc_->attempts = sqlite3_column_int(st, 5);
         rc_->delay_notified = sqlite3_column_int(st, 6) != 0;
     }
-    sqlite3_finalize(st);
+    q_release(s, st);
     /* Marked after the read, not while stepping through the same table. */
     for (int i = 0; i < n && rc == SQLITE_DONE; i++)
         for (int k = 0; k < jobs[i].nrcpts && rc == SQLITE_DONE; k++) {
@@ -504,7 +541,7 @@ int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
             if (sqlite3_step(up) != SQLITE_DONE)
                 rc = SQLITE_ERROR;
         }
-    sqlite3_finalize(up);
+    q_release(s, up);
     if (rc != SQLITE_DONE) {
         *error_r = qerror(s, what);
         return q_end(s, STORE_ERR_IO, what, error_r);
@@ -537,14 +574,14 @@ static int remove_if_done(struct store *s, const char *id, bool *removed)
 {
     sqlite3_stmt *st = NULL;
     *removed = false;
-    if (sqlite3_prepare_v2(s->qdb,
-                           "DELETE FROM queue_messages WHERE id = ?1 AND NOT EXISTS "
-                           "(SELECT 1 FROM queue_recipients WHERE message_id = ?1 "
-                           "AND state = 'queued')", -1, &st, NULL) != SQLITE_OK)
+    if (q_prepare(s,
+                  "DELETE FROM queue_messages WHERE id = ?1 AND NOT EXISTS "
+                  "(SELECT 1 FROM queue_recipients WHERE message_id = ?1 "
+                  "AND state = 'queued')", &st) != SQLITE_OK)
         return STORE_ERR_IO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    q_release(s, st);
     if (rc != SQLITE_DONE)
         return STORE_ERR_IO;
     *removed = sqlite3_changes(s->qdb) > 0;
@@ -578,15 +615,15 @@ int store_queue_record(struct store *s, const struct store_queue_result *res, in
     int ntouched = 0;
     char **gone = xcalloc((size_t)n + 1, sizeof(*gone));
     int ngone = 0;
-    if (sqlite3_prepare_v2(s->qdb,
-                           "UPDATE queue_recipients SET leased = 0, "
-                           "state = CASE ?2 WHEN 0 THEN 'delivered' WHEN 2 THEN 'failed' "
-                           "ELSE state END, "
-                           "next_attempt = CASE ?2 WHEN 1 THEN ?3 ELSE next_attempt END, "
-                           "last_reply = coalesce(?4, last_reply), "
-                           "attempts = attempts + ?5, "
-                           "delay_notified = delay_notified OR ?6 "
-                           "WHERE id = ?1 RETURNING message_id", -1, &up, NULL) != SQLITE_OK) {
+    if (q_prepare(s,
+                  "UPDATE queue_recipients SET leased = 0, "
+                  "state = CASE ?2 WHEN 0 THEN 'delivered' WHEN 2 THEN 'failed' "
+                  "ELSE state END, "
+                  "next_attempt = CASE ?2 WHEN 1 THEN ?3 ELSE next_attempt END, "
+                  "last_reply = coalesce(?4, last_reply), "
+                  "attempts = attempts + ?5, "
+                  "delay_notified = delay_notified OR ?6 "
+                  "WHERE id = ?1 RETURNING message_id", &up) != SQLITE_OK) {
         r = STORE_ERR_IO;
         goto out;
     }
@@ -619,7 +656,7 @@ int store_queue_record(struct store *s, const struct store_queue_result *res, in
 out:
     if (r != STORE_OK)
         *error_r = qerror(s, what);
-    sqlite3_finalize(up);
+    q_release(s, up);
     r = q_end(s, r, what, error_r);
     /* Finished messages leave in a transaction of their own, made durable
      * before their files go: a removal lost to a power failure after the

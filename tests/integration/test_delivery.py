@@ -444,6 +444,15 @@ def test_the_smarthost_path_with_auth(world, make_server):
     assert relay_pw not in log and relay_pw not in relay.log()
     # The relay delivered it on to the MX.
     assert "delivery sent" in relay.log()
+    # Only chosen domains through the relay: the others go direct again.
+    w.srv.stop()
+    w.srv.set("delivery", "relay_domains", "nomx.test")
+    w.srv.start(wait=False)
+    w.srv.wait_log(" ready ", count=3)
+    submit(w.srv, "alice@example.test", w.password, "bob@remote.test",
+           message("bob@remote.test", "direct again"))
+    assert wait_for(lambda: len(maildir(w, "bob@remote.test")) == 2), w.srv.log()
+    assert re.search(r"delivery sent id=\w+ rcpt=bob@remote.test host=mx.remote.test\[", w.srv.log())
 
 
 def test_a_wrong_relay_password_defers(world, make_server):

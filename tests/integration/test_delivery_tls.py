@@ -28,7 +28,7 @@ from postfix import Postfix  # noqa: E402
 from conftest import free_port_base, port_free  # noqa: E402
 from dnsserver import DnsServer  # noqa: E402
 from test_delivery import maildir, message, submit, wait_for  # noqa: E402
-from testpki import leaf_cert, make_ca, spki_sha256, write_pem  # noqa: E402
+from testpki import cert_sha256, leaf_cert, make_ca, spki_sha256, write_pem  # noqa: E402
 
 STS_IP = "127.0.0.5"
 POLICIES = {
@@ -37,7 +37,7 @@ POLICIES = {
     "ststest.test": ("version: STSv1\r\nmode: testing\r\nmx: mx.ststest.test\r\n"
                      "max_age: 86400\r\n"),
 }
-MAILBOXES = ["dan@dane.test", "bea@bad.dane.test", "sam@sts.test", "sid@stsbad.test",
+MAILBOXES = ["dan@dane.test", "bea@bad.dane.test", "tia@ta.dane.test", "sam@sts.test", "sid@stsbad.test",
              "tim@ststest.test"]
 
 
@@ -82,7 +82,7 @@ def tls_world(make_server, server_root):
     pki.mkdir()
     ca_key, ca = make_ca()
     w.ca = write_pem(pki / "ca", ca_key, ca)[0]
-    mx_key, mx_cert = leaf_cert(ca_key, ca, ["mx.dane.test", "mx.sts.test"])
+    mx_key, mx_cert = leaf_cert(ca_key, ca, ["mx.dane.test", "mx.sts.test", "mxta.dane.test"])
     w.mx_cert, w.mx_key = write_pem(pki / "mx", mx_key, mx_cert)
     # The MX presents an EE certificate signed by the test CA; the CA, not
     # the system's store, is what outpost trusts for MTA-STS.
@@ -99,7 +99,11 @@ def tls_world(make_server, server_root):
     zones = {
         "dane.test": (f"@ MX 10 mx\nmx A 127.0.0.2\n_{w.port}._tcp.mx TLSA 3 1 1 {tlsa}\n"
                       f"bad MX 10 mxbad\nmxbad A 127.0.0.2\n"
-                      f"_{w.port}._tcp.mxbad TLSA 3 1 1 {'00' * 32}\n"),
+                      f"_{w.port}._tcp.mxbad TLSA 3 1 1 {'00' * 32}\n"
+                      # DANE-TA: the CA that signed the MX's certificate (sent
+                      # in its chain), and the name checked.
+                      f"ta MX 10 mxta\nmxta A 127.0.0.2\n"
+                      f"_{w.port}._tcp.mxta TLSA 2 0 1 {cert_sha256(ca)}\n"),
         "sts.test": (f"@ MX 10 mx\nmx A 127.0.0.2\n_mta-sts TXT \"v=STSv1; id=20261125\"\n"
                      f"mta-sts A {STS_IP}\n"),
         "stsbad.test": (f"@ MX 10 mx\nmx A 127.0.0.2\n_mta-sts TXT \"v=STSv1; id=1\"\n"
@@ -112,7 +116,7 @@ def tls_world(make_server, server_root):
     w.dns.start()
     w.https = policy_server(w.sts_cert, w.sts_key)
     w.pf = Postfix(server_root / "postfix", ip="127.0.0.2", port=w.port,
-                   relay_domains=["dane.test", "bad.dane.test", "sts.test", "stsbad.test",
+                   relay_domains=["dane.test", "bad.dane.test", "ta.dane.test", "sts.test", "stsbad.test",
                                   "ststest.test"],
                    virtual_maildir=server_root / "maildir", mailboxes=MAILBOXES,
                    extra={"smtpd_tls_security_level": "may",
@@ -225,3 +229,11 @@ def test_an_mta_sts_policy_survives_a_restart(tls_world):
     assert wait_for(lambda: len(maildir(w, "sam@sts.test")) == 2), w.srv.log()
     assert "delivery mta-sts domain=sts.test mode=enforce id=20261125 source=cache" in w.srv.log()
     w.https = policy_server(w.sts_cert, w.sts_key)  # for the fixture's teardown
+
+
+def test_dane_ta_with_the_issuing_ca_delivers_verified(tls_world):
+    w = tls_world
+    send(w, "tia@ta.dane.test", "dane-ta")
+    assert wait_for(lambda: maildir(w, "tia@ta.dane.test")), w.srv.log()
+    log = w.srv.log()
+    assert "host=mxta.dane.test policy=dane" in log and "verified=dane" in log, log

@@ -68,3 +68,11 @@ def spki_sha256(cert):
     h = hashes.Hash(hashes.SHA256())
     h.update(cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
     return h.finalize().hex()
+
+
+def cert_sha256(cert):
+    """The SHA-256 of a whole certificate (DER), hex (TLSA x 0 1)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    h = hashes.Hash(hashes.SHA256())
+    h.update(cert.public_bytes(Encoding.DER))
+    return h.finalize().hex()
