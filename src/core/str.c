@@ -49,12 +49,18 @@ char *xstrndup(const char *s, size_t n)
 
 char *xasprintf(const char *fmt, ...)
 {
-    struct buf b;
-    buf_init(&b, 0);
     va_list ap;
     va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
+    char *s = xvasprintf(fmt, ap);
     va_end(ap);
+    return s;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_vprintf(&b, fmt, ap);
     if (!b.p)
         return xstrdup("");
     return b.p;

@@ -536,11 +536,8 @@ static void human_date(time_t t, char *out, size_t outlen)
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    snprintf(out, outlen, "%s, %d %s %d %02d:%02d UTC", days[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+    snprintf(out, outlen, "%s, %d %s %d %02d:%02d UTC", smtp_day_names[tm.tm_wday], tm.tm_mday,
+             smtp_month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
 }
 
 /* ---- the text for the sender ------------------------------------------------------- */

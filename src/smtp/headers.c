@@ -17,16 +17,18 @@ size_t smtp_header_end(struct str msg)
     return msg.len;
 }
 
+/* Not strftime's %a and %b: they follow the locale. */
+const char *const smtp_day_names[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+const char *const smtp_month_names[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
 void smtp_format_date(time_t t, char *out, size_t outlen)
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    /* Not strftime: %a and %b follow the locale. */
-    static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d +0000", smtp_day_names[tm.tm_wday],
+             tm.tm_mday, smtp_month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+             tm.tm_sec);
 }
 
 /* The HELO name goes into a comment-free position of the header: keep only

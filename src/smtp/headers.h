@@ -20,6 +20,9 @@ size_t smtp_header_end(struct str msg);
 
 /* An RFC 5322 date-time ("Tue, 24 Nov 2026 19:31:38 +0000"), in UTC. */
 void smtp_format_date(time_t t, char *out, size_t outlen);
+/* English day and month abbreviations (RFC 5322 §3.3), index as struct tm. */
+extern const char *const smtp_day_names[7];
+extern const char *const smtp_month_names[12];
 
 struct smtp_received {
     const char *helo;         /* as the client gave it */

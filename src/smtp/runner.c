@@ -516,16 +516,12 @@ static void attempt_error(struct attempt *a, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void attempt_error(struct attempt *a, int code, const char *fmt, ...)
 {
-    struct buf b;
-    buf_init(&b, 0);
     va_list ap;
     va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
     free(a->last_error);
-    a->last_error = xstrdup(buf_cstr(&b));
+    a->last_error = xvasprintf(fmt, ap);
+    va_end(ap);
     a->last_code = code;
-    buf_free(&b);
 }
 
 /* Counts what a TLS session used and how it went (RFC 8460 data). */
