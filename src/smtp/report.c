@@ -83,6 +83,13 @@ static int send_one(const struct report_env *env, const struct report_outcome *o
     bool whole = false;
     char *orig = read_original(env->store, first->msg_id, &olen, &whole);
     struct str original = { orig ? orig : "", orig ? olen : 0 };
+    if (!orig) {
+        /* Dropped from the queue meanwhile (`outpost queue drop`): no
+         * report about a message its administrator took away. */
+        log_info("delivery", "report-skipped", "for=%s reason=%s", first->msg_id,
+                 log_q("the message is no longer in the queue"));
+        return STORE_OK;
+    }
     if (smtp_bounce_is_report(first->sender, original)) {
         /* A report about a report would start a loop between two servers. */
         log_info("delivery", "report-skipped", "for=%s reason=%s", first->msg_id,
@@ -98,7 +105,9 @@ static int send_one(const struct report_env *env, const struct report_outcome *o
             .orcpt_type = o->orcpt_type,
             .orcpt = o->orcpt,
             .action = k == K_FAILED ? SMTP_BOUNCE_FAILED
-                    : k == K_DELAYED ? SMTP_BOUNCE_DELAYED : SMTP_BOUNCE_RELAYED,
+                    : k == K_DELAYED ? SMTP_BOUNCE_DELAYED
+                    : o->remote && !strcmp(o->remote, "local") ? SMTP_BOUNCE_DELIVERED
+                                                              : SMTP_BOUNCE_RELAYED,
             .code = o->code,
             .status = o->enhanced[0] ? o->enhanced : NULL,
             .text = o->reply,

@@ -595,8 +595,27 @@ static void on_done(void *ctx, struct smtp_client *cl, struct smtp_client_txn *t
     struct runner *r = a->r;
     struct unit *u = a->cur;
     const struct smtp_client_info *in = smtp_client_info(cl);
+    /* "452 4.5.3 too many recipients" (RFC 5321 §4.5.3.1.10) for some of
+     * them: those go again at once in a transaction of their own, no
+     * attempt counted. (For all of them it is a plain deferral.) */
+    int too_many = 0;
+    for (int i = 0; i < u->n; i++)
+        too_many += txn->rcpts[i].code == 452 && !strcmp(txn->rcpts[i].enhanced, "4.5.3");
+    struct unit *again = NULL;
+    if (too_many > 0 && too_many < u->n) {
+        again = xcalloc(1, sizeof(*again));
+        again->m = u->m;
+        u->m->refs++;
+        again->rcpts = xcalloc((size_t)too_many, sizeof(*again->rcpts));
+    }
     for (int i = 0; i < u->n; i++) {
         const struct smtp_client_rcpt *rc = &txn->rcpts[i];
+        if (again && rc->code == 452 && !strcmp(rc->enhanced, "4.5.3")) {
+            struct qrcpt *q = &again->rcpts[again->n++];
+            *q = u->rcpts[i];
+            u->rcpts[i].address = u->rcpts[i].orcpt_type = u->rcpts[i].orcpt = NULL;
+            continue;
+        }
         enum store_queue_outcome k;
         bool attempted = true;
         if (rc->code >= 200 && rc->code < 300)
@@ -620,6 +639,15 @@ static void on_done(void *ctx, struct smtp_client *cl, struct smtp_client_txn *t
     txn->rcpts = NULL;
     unit_free(u);
     a->cur = NULL;
+    if (again) {
+        /* At the front: this connection takes it next. */
+        again->next = a->d->head;
+        a->d->head = again;
+        if (!a->d->tail)
+            a->d->tail = again;
+        a->d->npending++;
+        r->waiting += again->n;
+    }
     if (smtp_client_is_ready(cl))
         send_next(a);
 }
@@ -1322,6 +1350,8 @@ static void scan_done(void *arg)
                 if (loc == 1) {
                     outcome_add(r, m, &qr, STORE_QUEUE_DELIVERED, 250, "2.0.0",
                                 "250 2.0.0 delivered to the mailbox", "local", true);
+                    if (qr.notify & 2)
+                        r->out[r->nout - 1].success_notice = true;
                     continue;
                 }
                 if (loc == 2 || loc == 3) {

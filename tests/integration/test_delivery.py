@@ -301,7 +301,16 @@ def scripted_smtp(c, mode, counter):
         cmd = line[:4].upper()
         if cmd in (b"EHLO", b"HELO"):
             c.sendall(b"250-broken.test\r\n250 8BITMIME\r\n")
-        elif cmd in (b"MAIL", b"RCPT", b"RSET"):
+        elif cmd == b"MAIL":
+            counter["rcpts"] = 0
+            c.sendall(b"250 2.0.0 ok\r\n")
+        elif cmd == b"RCPT":
+            counter["rcpts"] = counter.get("rcpts", 0) + 1
+            if mode == "toomany" and counter["rcpts"] > 2:
+                c.sendall(b"452 4.5.3 Too many recipients\r\n")
+            else:
+                c.sendall(b"250 2.1.5 ok\r\n")
+        elif cmd == b"RSET":
             c.sendall(b"250 2.0.0 ok\r\n")
         elif cmd == b"DATA":
             c.sendall(b"354 go\r\n")
@@ -344,7 +353,7 @@ def garbage_server(ip, port, mode, counter=None):
             except OSError:
                 return
             conns.append(c)
-            if mode in ("421", "midbody", "extra", "busy"):
+            if mode in ("421", "midbody", "extra", "busy", "toomany"):
                 threading.Thread(target=lambda c=c: _safe(scripted_smtp, c, mode, counter),
                                  daemon=True).start()
                 continue
@@ -675,3 +684,19 @@ def test_ipv6_is_tried_first_then_ipv4(world):
     v6 = log.find("mx.dual.test ([::1]:")
     v4 = log.find("host=mx.dual.test[127.0.0.2:")
     assert 0 <= v6 < v4, log
+
+
+def test_too_many_recipients_go_again_at_once_in_another_transaction(world):
+    w = world
+    counter = {}
+    ls, conns = garbage_server("127.0.0.4", w.port, "toomany", counter)
+    try:
+        rcpts = [f"x{i}@broken.test" for i in range(5)]
+        submit(w.srv, "alice@example.test", w.password, rcpts, message(rcpts[0], "five"))
+        assert wait_for(lambda: w.srv.queue() == [], timeout=30), w.srv.log()
+        log = w.srv.log()
+        assert len(re.findall(r"delivery sent id=\w+ rcpt=x\d@broken.test", log)) == 5, log
+        assert "delivery deferred" not in log
+        assert counter["messages"] == 3  # 2 + 2 + 1 recipients
+    finally:
+        ls.close()
