@@ -6,29 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alnum(char c)
-{
-    return is_alpha(c) || is_digit(c);
-}
-
 static bool is_wsp(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
 /* sts-ext-name / sts-policy-ext-name: (ALPHA / DIGIT) *31(ALPHA / DIGIT /
@@ -36,11 +16,11 @@ static char lower(char c)
  * than 32 when too long (the caller refuses it). */
 static size_t field_name_len(struct str s, size_t i)
 {
-    if (i >= s.len || !is_alnum(s.p[i]))
+    if (i >= s.len || !ascii_is_alnum(s.p[i]))
         return 0;
     size_t n = 1;
     while (i + n < s.len &&
-           (is_alnum(s.p[i + n]) || s.p[i + n] == '_' || s.p[i + n] == '-' || s.p[i + n] == '.'))
+           (ascii_is_alnum(s.p[i + n]) || s.p[i + n] == '_' || s.p[i + n] == '-' || s.p[i + n] == '.'))
         n++;
     return n;
 }
@@ -102,7 +82,7 @@ enum mtasts_txt_status mtasts_txt_parse(struct str rec, char id[MTASTS_ID_MAX + 
         if (str_eq_cstr(name, "id")) {
             bool ok = value.len <= MTASTS_ID_MAX;
             for (size_t k = 0; ok && k < value.len; k++)
-                ok = is_alnum(value.p[k]);
+                ok = ascii_is_alnum(value.p[k]);
             if (!ok)
                 return txt_invalid(id, error_r, "id is not 1 to 32 letters and digits");
             if (!have_id) { /* §3.2: the first instance wins */
@@ -218,7 +198,7 @@ static char *mx_pattern(struct str v, const char **why)
             *why = "mx: not ASCII (use the A-label form, xn--...)";
             return NULL;
         }
-        if (!is_alnum(c) && c != '-') {
+        if (!ascii_is_alnum(c) && c != '-') {
             *why = c == '*' ? "mx: \"*\" is allowed only as \"*.\" at the start"
                             : "mx: not a domain name (letters, digits, hyphens and dots only)";
             return NULL;
@@ -232,7 +212,7 @@ static char *mx_pattern(struct str v, const char **why)
         out[o++] = '.';
     }
     for (size_t i = 0; i < d.len; i++)
-        out[o++] = lower(d.p[i]);
+        out[o++] = ascii_lower(d.p[i]);
     out[o] = '\0';
     return out;
 }
@@ -387,7 +367,7 @@ int mtasts_policy_deserialize(struct str text, struct mtasts_policy *out, char *
         return -1;
     }
     for (size_t i = 0; i < id.len; i++) {
-        if (!is_alnum(id.p[i])) {
+        if (!ascii_is_alnum(id.p[i])) {
             *error_r = xstrdup("cache entry: bad id line");
             return -1;
         }
@@ -488,14 +468,14 @@ static enum mtasts_http_status finish(struct mtasts_http_reader *r, enum mtasts_
 
 static bool is_tchar(char c)
 {
-    return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+    return ascii_is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 /* "HTTP/1.x SP 3DIGIT [SP reason]" */
 static bool parse_status_line(struct str l, int *status)
 {
-    if (l.len < 12 || memcmp(l.p, "HTTP/1.", 7) != 0 || !is_digit(l.p[7]) || l.p[8] != ' ' ||
-        l.p[9] < '1' || l.p[9] > '5' || !is_digit(l.p[10]) || !is_digit(l.p[11]) ||
+    if (l.len < 12 || memcmp(l.p, "HTTP/1.", 7) != 0 || !ascii_is_digit(l.p[7]) || l.p[8] != ' ' ||
+        l.p[9] < '1' || l.p[9] > '5' || !ascii_is_digit(l.p[10]) || !ascii_is_digit(l.p[11]) ||
         (l.len > 12 && l.p[12] != ' '))
         return false;
     *status = (l.p[9] - '0') * 100 + (l.p[10] - '0') * 10 + (l.p[11] - '0');
@@ -589,7 +569,7 @@ static enum mtasts_http_status chunk_size_line(struct mtasts_http_reader *r, str
     unsigned long long size = 0;
     while (i < l.len) {
         char c = l.p[i];
-        int d = is_digit(c) ? c - '0' : (lower(c) >= 'a' && lower(c) <= 'f') ? lower(c) - 'a' + 10 : -1;
+        int d = ascii_is_digit(c) ? c - '0' : (ascii_lower(c) >= 'a' && ascii_lower(c) <= 'f') ? ascii_lower(c) - 'a' + 10 : -1;
         if (d < 0)
             break;
         if (size <= MTASTS_POLICY_MAX) /* saturates: anything past the cap is too large */
