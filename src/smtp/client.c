@@ -73,6 +73,7 @@ struct smtp_client {
     int depth;               /* our callbacks on the stack (enter/leave) */
     bool dead;               /* closed: freed when depth drops to 0 */
     bool txn_ended_in_read;  /* a transaction ended during this read */
+    bool body_out;           /* the whole message has left (data_sent) */
     /* The session's failure before ready, for `closed`. */
     int fail_code;
     char *fail_reply;
@@ -209,9 +210,16 @@ static void become_ready(struct smtp_client *cl)
     }
 }
 
+/* The certificate must verify. */
 static bool tls_required(const struct smtp_client *cl)
 {
     return cl->p.tls == SMTP_TLS_VERIFY || cl->p.tls == SMTP_TLS_DANE;
+}
+
+/* STARTTLS must happen (verified or not). */
+static bool tls_mandatory(const struct smtp_client *cl)
+{
+    return tls_required(cl) || cl->p.tls == SMTP_TLS_ENCRYPT;
 }
 
 static void wipe_password(struct smtp_client *cl)
@@ -623,8 +631,10 @@ static void data_sent(struct conn *c, void *ctx)
 {
     struct smtp_client *cl = ctx;
     enter(cl);
-    if (!cl->dead && cl->txn && cl->qlen && cl->queue[cl->qhead] == X_END)
+    if (!cl->dead && cl->txn && cl->qlen && cl->queue[cl->qhead] == X_END) {
+        cl->body_out = true;
         conn_set_idle_timeout(c, cl->p.data_timeout_ms);
+    }
     leave(cl);
 }
 
@@ -653,6 +663,7 @@ static void body_drained(struct conn *c, void *ctx)
 
 static void start_body(struct smtp_client *cl)
 {
+    cl->body_out = false;
     cl->st = S_BODY;
     if (cl->chunking)
         conn_printf(cl->c, "BDAT %zu LAST\r\n", cl->len);
@@ -729,7 +740,10 @@ static void txn_reply(struct smtp_client *cl, const struct smtp_reply *r)
         }
         break;
     case X_END:
-        if (r->code < 200 || (r->code >= 300 && r->code < 400)) {
+        /* 2.1.x answers MAIL or RCPT (RFC 3463): a success of that kind
+         * here means the replies are out of step (a stray reply earlier). */
+        if (r->code < 200 || (r->code >= 300 && r->code < 400) ||
+            (ok && !strncmp(r->enhanced, "2.1.", 4))) {
             free(line);
             fail_session(cl, 0, "the server's reply to the end of the message was not final",
                          false);
@@ -772,7 +786,8 @@ static void txn_finish(struct smtp_client *cl)
 static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
 {
     bool ok = r->code >= 200 && r->code < 300;
-    if (cl->st == S_BODY || (r->code == 421 && cl->st != S_QUIT)) {
+    bool early = cl->st == S_TXN && cl->qlen && cl->queue[cl->qhead] == X_END && !cl->body_out;
+    if (cl->st == S_BODY || early || (r->code == 421 && cl->st != S_QUIT)) {
         /* The server's last word (RFC 5321 §3.8: 421 closes; a reply in
          * the middle of the message is its verdict on it, such as 552 too
          * big): the transaction's recipients take it, and the connection
@@ -815,7 +830,7 @@ static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
             conn_printf(cl->c, "STARTTLS\r\n");
             return;
         }
-        if (!conn_is_tls(cl->c) && tls_required(cl)) {
+        if (!conn_is_tls(cl->c) && tls_mandatory(cl)) {
             cl->info.tls_result = "starttls-not-supported";
             fail_session(cl, 0, "the server does not offer STARTTLS, and TLS is required", true);
             return;
@@ -831,7 +846,7 @@ static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
         }
         cl->info.pipelining = cl->info.chunking = cl->info.eightbit = false;
         cl->info.smtputf8 = cl->info.dsn = cl->info.requiretls = false;
-        if (tls_required(cl)) {
+        if (tls_mandatory(cl) && !conn_is_tls(cl->c)) {
             cl->info.tls_result = "starttls-not-supported";
             fail_session(cl, 0, "the server does not offer STARTTLS, and TLS is required", true);
             return;
@@ -840,7 +855,7 @@ static void session_reply(struct smtp_client *cl, const struct smtp_reply *r)
         break;
     case S_STARTTLS:
         if (r->code != 220) {
-            if (tls_required(cl)) {
+            if (tls_mandatory(cl)) {
                 cl->info.tls_result = "starttls-not-supported";
                 char *line = reply_line(r);
                 char *why = xasprintf("STARTTLS refused: %s", line);
@@ -1046,7 +1061,8 @@ static void fail_session(struct smtp_client *cl, int code, const char *reply, bo
     free(cl->fail_reply);
     cl->fail_reply = xstrdup(reply);
     cl->tls_failed = tls_failed;
-    if (cl->st != S_TLS && cl->st != S_CONNECT && code != 421) {
+    if (cl->st != S_TLS && cl->st != S_CONNECT && cl->st != S_BODY && code != 421 &&
+        !(cl->txn && !cl->body_out && cl->qlen && cl->queue[cl->qhead] == X_END)) {
         conn_printf(cl->c, "QUIT\r\n");
         cl->st = S_QUIT;
         conn_close_after_flush(cl->c, "session failed");

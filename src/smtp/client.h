@@ -40,6 +40,8 @@ enum smtp_client_tls {
     SMTP_TLS_NONE,          /* never STARTTLS (the retry after a failed handshake) */
     SMTP_TLS_VERIFY,        /* STARTTLS required, certificate valid for tls_name */
     SMTP_TLS_DANE,          /* STARTTLS required, certificate matching the TLSA records */
+    SMTP_TLS_ENCRYPT,       /* STARTTLS required, certificate not checked (RFC 7672
+                               §2.2: TLSA records present, none usable) */
 };
 
 struct smtp_client_params {

@@ -593,7 +593,10 @@ struct mtasts_fetch *mtasts_fetch_start(struct event_base *base, SSL_CTX *client
         memcpy(f->addrs, addrs, sizeof(*addrs) * (size_t)naddrs);
         f->naddrs = naddrs;
         if (client_ctx) {
+            /* Ours for the fetch's life: a reload may free the caller's. */
+            SSL_CTX_up_ref(client_ctx);
             f->ctx = client_ctx;
+            f->own_ctx = true;
         } else {
             char *err = NULL;
             f->ctx = tls_client_ctx_new(NULL, &err);

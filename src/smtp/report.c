@@ -65,6 +65,13 @@ static char *read_original(struct store *s, const char *id, size_t *len_r, bool 
 
 enum kind { K_FAILED, K_DELAYED, K_SUCCESS };
 
+static int count_row(void *ctx, const struct store_queue_entry *e)
+{
+    (void)e;
+    ++*(int *)ctx;
+    return 0;
+}
+
 static bool wants(const struct report_outcome *o, enum kind k)
 {
     return k == K_FAILED ? o->bounce : k == K_DELAYED ? o->delay_notice : o->success_notice;
@@ -85,10 +92,19 @@ static int send_one(const struct report_env *env, const struct report_outcome *o
     struct str original = { orig ? orig : "", orig ? olen : 0 };
     if (!orig) {
         /* Dropped from the queue meanwhile (`outpost queue drop`): no
-         * report about a message its administrator took away. */
-        log_info("delivery", "report-skipped", "for=%s reason=%s", first->msg_id,
-                 log_q("the message is no longer in the queue"));
-        return STORE_OK;
+         * report about a message its administrator took away. A file that
+         * is merely unreadable still gets its report, without the copy. */
+        int rows = 0;
+        char *err = NULL;
+        if (store_queue_list(env->store, first->msg_id, count_row, &rows, &err) != STORE_OK) {
+            *error_r = err;
+            return STORE_ERR_IO;
+        }
+        if (rows == 0) {
+            log_info("delivery", "report-skipped", "for=%s reason=%s", first->msg_id,
+                     log_q("the message is no longer in the queue"));
+            return STORE_OK;
+        }
     }
     if (smtp_bounce_is_report(first->sender, original)) {
         /* A report about a report would start a loop between two servers. */

@@ -141,6 +141,7 @@ struct attempt {
     char *host;               /* the host being tried */
     bool mx_secure;           /* the MX answer was DNSSEC-validated */
     bool loop;                /* the MX is ourselves: bounce, do not retry */
+    bool tlsa_unusable;       /* secure TLSA records, none usable: encrypt anyway */
     bool sts_enforce;         /* the destination's MTA-STS policy is in force */
     struct dns_tlsa *tlsa;    /* DANE: this host's usable TLSA records */
     int ntlsa;
@@ -154,6 +155,7 @@ static void pump_all(struct runner *r);
 static void attempt_next_host(struct attempt *a);
 static void attempt_next_addr(struct attempt *a);
 static void flush(struct runner *r);
+static void release_waiting(struct runner *r);
 
 static int64_t now_s(void)
 {
@@ -281,7 +283,7 @@ static void flush_work(void *arg)
     /* Reports first, then the results that caused them (runner.h). */
     j->result = report_send_all(&j->renv, j->out, j->n, &j->error);
     if (j->result != STORE_OK)
-        return;
+        return; /* the TLS results go with the failed batch: they only feed reports */
     struct store_queue_result *res = xcalloc((size_t)j->n, sizeof(*res));
     for (int i = 0; i < j->n; i++) {
         const struct report_outcome *o = &j->out[i];
@@ -320,7 +322,7 @@ static void flush_done(void *arg)
     struct runner *r = j->r;
     r->jobs--;
     r->flushing = false;
-    tls_results_free(j->tls, j->ntls);
+    tls_results_free(j->tls, j->ntls); /* counted in flush_work, or lost: only for reports */
     if (j->result != STORE_OK) {
         /* Kept and tried again (a busy or full disk passes): recording is
          * idempotent; a report queued before the failure may go twice. */
@@ -345,7 +347,7 @@ static void flush_done(void *arg)
     free(j->error);
     report_outcomes_free(j->out, j->n);
     free(j);
-    if (r->nout && !event_pending(r->flush_ev, EV_TIMEOUT, NULL))
+    if ((r->nout || r->ntls) && !event_pending(r->flush_ev, EV_TIMEOUT, NULL))
         flush(r);
     if (reports)
         scan(r); /* the reports just queued */
@@ -639,6 +641,13 @@ static void on_done(void *ctx, struct smtp_client *cl, struct smtp_client_txn *t
     txn->rcpts = NULL;
     unit_free(u);
     a->cur = NULL;
+    if (again && r->stopping) {
+        for (int i = 0; i < again->n; i++)
+            outcome_add(r, again->m, &again->rcpts[i], STORE_QUEUE_RELEASED, 0, NULL, NULL, NULL,
+                        false);
+        unit_free(again);
+        again = NULL;
+    }
     if (again) {
         /* At the front: this connection takes it next. */
         again->next = a->d->head;
@@ -671,7 +680,8 @@ static void on_closed(void *ctx, struct smtp_client *cl, bool was_ready, int cod
         attempt_end(a);
         return;
     }
-    if (tls_failed && !a->plain_retry && !a->d->relay && !a->sts_enforce && a->ntlsa == 0) {
+    if (tls_failed && !a->plain_retry && !a->d->relay && !a->sts_enforce && a->ntlsa == 0 &&
+        !a->tlsa_unusable) {
         /* Opportunistic TLS that failed: the same server without it
          * (RFC 7435: better plaintext than no delivery). */
         a->plain_retry = true;
@@ -730,13 +740,17 @@ static void attempt_next_addr(struct attempt *a)
                               : a->plain_retry ? SMTP_TLS_NONE : SMTP_TLS_OPPORTUNISTIC;
     if (a->ntlsa > 0 && !relay)
         mode = SMTP_TLS_DANE;
+    else if (a->tlsa_unusable && !relay && !a->sts_enforce)
+        mode = SMTP_TLS_ENCRYPT;
     struct smtp_client_params p = {
         .helo = cfg->server_hostname,
         .host = a->host,
         .tls = mode,
         .policy = mode == SMTP_TLS_DANE ? "dane" : relay ? "relay"
                 : a->sts_enforce ? "mta-sts" : "none",
-        .authenticated_mx = mode == SMTP_TLS_DANE || a->sts_enforce || relay,
+        /* RFC 8689 §4.2.1: an MX from DNSSEC or MTA-STS (TLS verified by
+         * name or DANE is the client's own check). */
+        .authenticated_mx = mode == SMTP_TLS_DANE || a->sts_enforce || relay || a->mx_secure,
         .tlsa = a->tlsa,
         .ntlsa = a->ntlsa,
         .ssl_ctx = r->ssl_ctx,
@@ -754,6 +768,7 @@ static void attempt_next_addr(struct attempt *a)
     if (!a->cl) {
         attempt_error(a, 0, "%s: %s", a->host, err);
         free(err);
+        a->plain_retry = false; /* the next address starts with TLS again */
         a->addr_i++;
         attempt_next_addr(a);
     }
@@ -764,6 +779,7 @@ static void on_tlsa(void *ctx, const struct dns_tlsa_result *res)
     struct attempt *a = ctx;
     a->q = NULL;
     clear_tlsa(a);
+    a->tlsa_unusable = false;
     if (res->a.status == DNS_TEMPFAIL) {
         /* RFC 7672 §2.2.1: a TLSA lookup that fails (bogus, SERVFAIL) makes
          * the host unusable, not a host without DANE. */
@@ -788,6 +804,7 @@ static void on_tlsa(void *ctx, const struct dns_tlsa_result *res)
         if (a->ntlsa == 0) {
             /* §2.2: TLSA records, none usable: encrypt, verify nothing —
              * but never plaintext. */
+            a->tlsa_unusable = true;
             log_info("delivery", "dane-unusable", "domain=%s host=%s records=%d", a->d->name,
                      a->host, res->n);
         }
@@ -850,6 +867,7 @@ static void attempt_next_host(struct attempt *a)
     free(a->host);
     a->host = xstrdup(a->hosts[a->host_i]);
     clear_tlsa(a);
+    a->tlsa_unusable = false;
     struct sockaddr_storage ss;
     if (is_ip_literal(a->host, &ss)) {
         free(a->addrs);
@@ -909,9 +927,16 @@ static void on_mx(void *ctx, const struct dns_mx_result *res)
     }
     a->mx_secure = res->a.secure;
     a->sts_enforce = d->policy && d->policy->mode == MTASTS_MODE_ENFORCE;
+    /* RFC 5321 §5.1: when we are one of the domain's MX hosts (a backup),
+     * only the better ones are for us to try; none left is a loop. */
+    int ours = -1;
+    for (int i = 0; i < res->n; i++)
+        if (res->mx[i].host[0] && !strcasecmp(res->mx[i].host, r->cfg->server_hostname) &&
+            (ours < 0 || res->mx[i].preference < ours))
+            ours = res->mx[i].preference;
     a->hosts = xcalloc((size_t)res->n + 1, sizeof(*a->hosts));
     for (int i = 0; i < res->n; i++) {
-        if (!res->mx[i].host[0])
+        if (!res->mx[i].host[0] || (ours >= 0 && res->mx[i].preference >= ours))
             continue;
         /* MTA-STS enforce (RFC 8461 §4.1): only the MX hosts it names. */
         if (a->sts_enforce && !mtasts_mx_matches(d->policy, str_from_cstr(res->mx[i].host))) {
@@ -920,9 +945,14 @@ static void on_mx(void *ctx, const struct dns_mx_result *res)
         }
         a->hosts[a->nhosts++] = xstrdup(res->mx[i].host);
     }
-    if (a->nhosts == 0 && a->sts_enforce)
+    if (a->nhosts == 0 && ours >= 0) {
+        attempt_error(a, 554, "554 5.4.6 mail for %s loops back to myself (we are its best MX)",
+                      d->name);
+        a->loop = true;
+    } else if (a->nhosts == 0 && a->sts_enforce) {
         attempt_error(a, 0, "451 4.7.5 no MX host of %s matches its MTA-STS policy (enforce)",
                       d->name);
+    }
     attempt_next_host(a);
 }
 
@@ -1406,6 +1436,8 @@ static void scan_done(void *arg)
         log_debug("delivery", "scan", "leased=%d messages=%d waiting=%d", j->leased, j->njobs,
                   r->waiting);
     }
+    if (r->stopping)
+        release_waiting(r); /* leased while shutting down: back as they were */
     bool again = j->result == STORE_OK && (j->njobs >= LEASE_BATCH || j->forwarded);
     free(j->data);
     free(j->len);
@@ -1475,6 +1507,9 @@ static void release_work(void *arg)
 {
     struct release_job *j = arg;
     j->result = store_queue_release_leases(j->r->env.store, &j->error);
+    int swept = 0;
+    if (j->result == STORE_OK)
+        j->result = store_queue_sweep(j->r->env.store, &swept, &j->error);
     if (j->result == STORE_OK)
         j->result = store_queue_sts_load(j->r->env.store, sts_row, &j->sts, &j->error);
 }
@@ -1505,6 +1540,8 @@ static void release_done(void *arg)
     buf_free(&j->sts);
     free(j->error);
     free(j);
+    if (r->stopping)
+        return;
     struct timeval tv = { POLL_MS / 1000, (POLL_MS % 1000) * 1000 };
     event_add(r->poll_ev, &tv);
     scan(r);
@@ -1586,14 +1623,9 @@ void runner_kick(struct runner *r)
         event_active(r->scan_ev, 0, 0);
 }
 
-void runner_shutdown(struct runner *r)
+/* Shutdown: the units still waiting go back to the queue as they were. */
+static void release_waiting(struct runner *r)
 {
-    if (!r || r->stopping)
-        return;
-    r->stopping = true;
-    event_del(r->poll_ev);
-    event_del(r->scan_ev);
-    /* The units still waiting go back to the queue as they were. */
     for (struct dest *d = r->dests; d; d = d->next) {
         struct unit *u;
         while ((u = dest_pop(r, d))) {
@@ -1603,6 +1635,16 @@ void runner_shutdown(struct runner *r)
             unit_free(u);
         }
     }
+}
+
+void runner_shutdown(struct runner *r)
+{
+    if (!r || r->stopping)
+        return;
+    r->stopping = true;
+    event_del(r->poll_ev);
+    event_del(r->scan_ev);
+    release_waiting(r);
     for (struct dest *d = r->dests; d; d = d->next) {
         if (d->sts_q)
             dns_cancel(d->sts_q);

@@ -554,6 +554,11 @@ int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
     return r;
 }
 
+static int queue_change(struct store *s, const char *id, const char *sql, int64_t arg,
+                        int *count_r, char ***ids_r, char **error_r);
+static void unlink_queued(struct store *s, char **ids, int n);
+static void free_ids(char **ids, int n);
+
 int store_queue_release_leases(struct store *s, char **error_r)
 {
     const char *what = "cannot release the queue's leases";
@@ -566,6 +571,23 @@ int store_queue_release_leases(struct store *s, char **error_r)
         r = STORE_ERR_IO;
     }
     return q_end(s, r, what, error_r);
+}
+
+int store_queue_sweep(struct store *s, int *count_r, char **error_r)
+{
+    /* Messages with no recipient left queued (a crash between the last
+     * result and the removal, in older versions): removed with their files. */
+    char **ids = NULL;
+    int r = queue_change(s, NULL,
+                         "DELETE FROM queue_messages WHERE ?1 IS NULL AND ?2 = 0 AND NOT EXISTS "
+                         "(SELECT 1 FROM queue_recipients r WHERE r.message_id = "
+                         "queue_messages.id AND r.state = 'queued') RETURNING id",
+                         0, count_r, &ids, error_r);
+    if (r == STORE_OK) {
+        unlink_queued(s, ids, *count_r);
+        free_ids(ids, *count_r);
+    }
+    return r;
 }
 
 /* Deletes message `id` when no recipient of it is left queued; returns true
@@ -607,7 +629,14 @@ int store_queue_record(struct store *s, const struct store_queue_result *res, in
                        char **error_r)
 {
     const char *what = "cannot record delivery results";
-    int r = q_begin(s, false, what, error_r);
+    /* One transaction: results, and the removal of messages they finish.
+     * It is made durable when it removes anything (the files go right
+     * after: a removal lost to a power failure would leave rows without a
+     * file); results alone need no fsync (a lost one repeats an attempt). */
+    bool final = false;
+    for (int i = 0; i < n && !final; i++)
+        final = res[i].outcome == STORE_QUEUE_DELIVERED || res[i].outcome == STORE_QUEUE_FAILED;
+    int r = q_begin(s, final, what, error_r);
     if (r != STORE_OK)
         return r;
     sqlite3_stmt *up = NULL;
@@ -641,37 +670,30 @@ int store_queue_record(struct store *s, const struct store_queue_result *res, in
         sqlite3_bind_int(up, 6, x->delay_notified ? 1 : 0);
         int rc = sqlite3_step(up);
         if (rc == SQLITE_ROW) {
-            /* The message was dropped meanwhile (queue drop): no row, fine. */
+            /* No row: the message was dropped meanwhile (queue drop). Only
+             * final results can finish a message. */
             const char *mid = col_text(up, 0);
             bool seen = false;
             for (int k = 0; k < ntouched && !seen; k++)
                 seen = !strcmp(touched[k], mid);
-            if (!seen)
+            if (!seen && (x->outcome == STORE_QUEUE_DELIVERED || x->outcome == STORE_QUEUE_FAILED))
                 touched[ntouched++] = xstrdup(mid);
             rc = sqlite3_step(up);
         }
         if (rc != SQLITE_DONE)
             r = STORE_ERR_IO;
     }
+    for (int k = 0; k < ntouched && r == STORE_OK; k++) {
+        bool removed;
+        r = remove_if_done(s, touched[k], &removed);
+        if (removed)
+            gone[ngone++] = xstrdup(touched[k]);
+    }
 out:
     if (r != STORE_OK)
         *error_r = qerror(s, what);
     q_release(s, up);
     r = q_end(s, r, what, error_r);
-    /* Finished messages leave in a transaction of their own, made durable
-     * before their files go: a removal lost to a power failure after the
-     * unlink would bring back rows without a file. */
-    if (r == STORE_OK && ntouched > 0 && (r = q_begin(s, true, what, error_r)) == STORE_OK) {
-        for (int k = 0; k < ntouched && r == STORE_OK; k++) {
-            bool removed;
-            r = remove_if_done(s, touched[k], &removed);
-            if (removed)
-                gone[ngone++] = xstrdup(touched[k]);
-        }
-        if (r != STORE_OK)
-            *error_r = qerror(s, what);
-        r = q_end(s, r, what, error_r);
-    }
     if (r == STORE_OK)
         unlink_queued(s, gone, ngone);
     free_ids(touched, ntouched);

@@ -490,6 +490,9 @@ int store_queue_lease(struct store *s, struct arena *a, int64_t now, int max,
                       struct store_queue_job **jobs_r, int *njobs_r, char **error_r);
 /* Releases every lease (server start-up). */
 int store_queue_release_leases(struct store *s, char **error_r);
+/* Removes messages that have no recipient left queued, with their files
+ * (server start-up: what an interrupted removal left). */
+int store_queue_sweep(struct store *s, int *count_r, char **error_r);
 enum store_queue_outcome {
     STORE_QUEUE_DELIVERED,
     STORE_QUEUE_DEFERRED,      /* tried again at next_attempt */

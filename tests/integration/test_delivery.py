@@ -33,6 +33,8 @@ ZONES = {
     "nomx.test": "@ A 127.0.0.2\n",
     # A server that misbehaves (see garbage_server).
     "broken.test": "@ MX 10 mx\nmx A 127.0.0.4\n",
+    # We are a backup MX; the primary (127.0.0.3) is down: defer, not a loop.
+    "backup.test": "@ MX 10 primary\n@ MX 20 mail.example.test.\nprimary A 127.0.0.3\n",
     # IPv6 first (nothing listens on [::1] at the remote's port), then IPv4.
     "dual.test": "@ MX 10 mx\nmx A 127.0.0.2\nmx AAAA ::1\n",
 }
@@ -319,6 +321,12 @@ def scripted_smtp(c, mode, counter):
                 c.sendall(b"552 5.3.4 Message too big for this system\r\n")
                 c.close()
                 return
+            if mode == "early":
+                # The verdict after the first line; then it reads on,
+                # answering whatever comes as commands.
+                f.readline()
+                c.sendall(b"552 5.3.4 Message too big for this system\r\n")
+                continue
             while f.readline() not in (b".\r\n", b""):
                 pass
             counter["messages"] = counter.get("messages", 0) + 1
@@ -353,7 +361,7 @@ def garbage_server(ip, port, mode, counter=None):
             except OSError:
                 return
             conns.append(c)
-            if mode in ("421", "midbody", "extra", "busy", "toomany"):
+            if mode in ("421", "midbody", "extra", "busy", "toomany", "early", "ok"):
                 threading.Thread(target=lambda c=c: _safe(scripted_smtp, c, mode, counter),
                                  daemon=True).start()
                 continue
@@ -700,3 +708,42 @@ def test_too_many_recipients_go_again_at_once_in_another_transaction(world):
         assert counter["messages"] == 3  # 2 + 2 + 1 recipients
     finally:
         ls.close()
+
+
+def test_a_verdict_before_the_message_has_left_ends_the_connection(world):
+    """The server refuses after the first line of a large message and reads
+    on: the rest of the message must not be taken for commands, nor the
+    next message's replies be shifted."""
+    w = world
+    restart_with(w, queue__max_connections_per_domain="1")
+    counter = {}
+    with smtplib.SMTP("127.0.0.1", w.srv.port("submission"), timeout=10) as c:
+        c.starttls(context=tls_client_context())
+        c.login("alice@example.test", w.password)
+        for i in range(2):
+            c.sendmail("alice@example.test", ["x@broken.test"],
+                       message("x@broken.test", f"early {i}",
+                               body="MAIL FROM:<spoof@evil.test>\r\n" * 40000))
+    w.srv.wait_log(" delivery deferred ", timeout=30, count=2)
+    ls, conns = garbage_server("127.0.0.4", w.port, "early", counter)
+    try:
+        assert w.srv.cli("queue", "retry").returncode == 0
+        got = wait_for(lambda: len(inbox(w)) >= 2, timeout=40)
+        assert got, w.srv.log()
+        for raw in inbox(w):
+            [st] = delivery_status(parse(raw))
+            assert st["Status"] == "5.3.4", st
+        assert "500 what" not in w.srv.log()
+    finally:
+        ls.close()
+
+
+def test_as_a_backup_mx_we_defer_while_the_primary_is_down(world):
+    w = world
+    submit(w.srv, "alice@example.test", w.password, "x@backup.test", message("x@backup.test"))
+    w.srv.wait_log(" delivery deferred ", timeout=20)
+    log = w.srv.log()
+    assert "loops back" not in log
+    assert re.search(r"delivery deferred id=\w+ rcpt=x@backup.test", log)
+    time.sleep(2)
+    assert inbox(w) == []

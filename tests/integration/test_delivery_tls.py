@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 from postfix import Postfix  # noqa: E402
 from conftest import free_port_base, port_free  # noqa: E402
 from dnsserver import DnsServer  # noqa: E402
-from test_delivery import maildir, message, submit, wait_for  # noqa: E402
+from test_delivery import garbage_server, maildir, message, submit, wait_for  # noqa: E402
 from testpki import cert_sha256, leaf_cert, make_ca, spki_sha256, write_pem  # noqa: E402
 
 STS_IP = "127.0.0.5"
@@ -94,7 +94,8 @@ def tls_world(make_server, server_root):
     pki.chmod(0o755)
 
     base = free_port_base()
-    w.port = next(p for p in range(base + 1, 65000) if port_free(p, "127.0.0.2"))
+    w.port = next(p for p in range(base + 1, 65000)
+                  if port_free(p, "127.0.0.2") and port_free(p, "127.0.0.4"))
     tlsa = spki_sha256(mx_cert)
     zones = {
         "dane.test": (f"@ MX 10 mx\nmx A 127.0.0.2\n_{w.port}._tcp.mx TLSA 3 1 1 {tlsa}\n"
@@ -103,7 +104,11 @@ def tls_world(make_server, server_root):
                       # DANE-TA: the CA that signed the MX's certificate (sent
                       # in its chain), and the name checked.
                       f"ta MX 10 mxta\nmxta A 127.0.0.2\n"
-                      f"_{w.port}._tcp.mxta TLSA 2 0 1 {cert_sha256(ca)}\n"),
+                      f"_{w.port}._tcp.mxta TLSA 2 0 1 {cert_sha256(ca)}\n"
+                      # TLSA records none of which SMTP may use (PKIX-EE):
+                      # TLS is still mandatory (RFC 7672 §2.2); this MX has none.
+                      f"plain MX 10 mxplain\nmxplain A 127.0.0.4\n"
+                      f"_{w.port}._tcp.mxplain TLSA 1 1 1 {tlsa}\n"),
         "sts.test": (f"@ MX 10 mx\nmx A 127.0.0.2\n_mta-sts TXT \"v=STSv1; id=20261125\"\n"
                      f"mta-sts A {STS_IP}\n"),
         "stsbad.test": (f"@ MX 10 mx\nmx A 127.0.0.2\n_mta-sts TXT \"v=STSv1; id=1\"\n"
@@ -237,3 +242,18 @@ def test_dane_ta_with_the_issuing_ca_delivers_verified(tls_world):
     assert wait_for(lambda: maildir(w, "tia@ta.dane.test")), w.srv.log()
     log = w.srv.log()
     assert "host=mxta.dane.test policy=dane" in log and "verified=dane" in log, log
+
+
+def test_unusable_tlsa_records_still_forbid_plaintext(tls_world):
+    w = tls_world
+    counter = {}
+    ls, conns = garbage_server("127.0.0.4", w.port, "ok", counter)
+    try:
+        send(w, "pat@plain.dane.test", "no tls here")
+        w.srv.wait_log(" delivery deferred ", timeout=30)
+        log = w.srv.log()
+        assert "dane-unusable domain=plain.dane.test host=mxplain.dane.test" in log, log
+        assert "does not offer STARTTLS" in log
+        assert counter.get("messages", 0) == 0
+    finally:
+        ls.close()
